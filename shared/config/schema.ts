@@ -1,0 +1,367 @@
+/**
+ * The versioned config file (version 1): one zod schema is the source of truth for the shape,
+ * the defaults, the TypeScript types and the committed JSON Schema (docs/config.schema.json).
+ * Checks that need more than one field (ARNs, templates, STS size limits) live in validate.ts.
+ */
+import { z } from 'zod';
+
+/** Limits from the STS AssumeRole API reference, shared by validation and the runtime. */
+export const STS_LIMITS = {
+  /** AssumeRole `Policy`: "The plaintext ... can't exceed 2,048 characters." */
+  sessionPolicyChars: 2048,
+  /** AssumeRole `PolicyArns`: at most 10 managed session policies. */
+  policyArns: 10,
+  /** AssumeRole `Tags`: at most 50 session tags. */
+  sessionTags: 50,
+  tagKeyChars: 128,
+  tagValueChars: 256,
+  /** RoleSessionName and SourceIdentity: 2–64 characters. */
+  sessionNameMinChars: 2,
+  sessionNameMaxChars: 64,
+  externalIdMinChars: 2,
+  externalIdMaxChars: 1224,
+  /** DurationSeconds: role chaining (AssumeRole called with role credentials) caps it at 1 h. */
+  minDurationSeconds: 900,
+  maxDurationSeconds: 3600,
+} as const;
+
+/** A match tree is evaluated per request: bound it so one mapping cannot make decide() slow. */
+export const MATCH_LIMITS = { maxDepth: 8, maxConditions: 64 } as const;
+
+/** Provider and mapping ids appear in URL paths and DynamoDB sort keys. */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Claim names usable in match conditions and templates; covers `cognito:groups` and Auth0's URL-namespaced claims. */
+export const CLAIM_NAME_PATTERN = /^[A-Za-z0-9_][\w.:/#-]{0,255}$/;
+
+export const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+const Id = z.string().regex(ID_PATTERN, {
+  error:
+    'must be 1–63 characters of a-z, 0-9 and "-", starting with a letter or digit (ids appear in URL paths)',
+});
+
+const ClaimName = z.string().regex(CLAIM_NAME_PATTERN, {
+  error:
+    'must be a claim name of 1–256 characters: letters, digits and _ . : / # - (starting with a letter, digit or _)',
+});
+
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const ClaimDeclarations = z
+  .record(
+    ClaimName,
+    z.strictObject({
+      maxLength: z
+        .number()
+        .int()
+        .min(1)
+        .max(2048)
+        .describe(
+          'Longest value accepted for this claim. Longer values are rejected at request time; the limit bounds the rendered length of templates.',
+        ),
+    }),
+  )
+  .default({})
+  .describe('Claims usable in templates, each with its maximum length.');
+
+const DefaultClaimMaxLength = z
+  .number()
+  .int()
+  .min(1)
+  .max(2048)
+  .default(128)
+  .describe('Maximum length of a claim used in a template when `claims` does not declare one.');
+
+const JwksSettings = z
+  .strictObject({
+    cooldownSeconds: seconds(0, 3600)
+      .default(30)
+      .describe('Minimum time between two JWKS refetches triggered by an unknown key id.'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(10_000)
+      .default(3000)
+      .describe('Timeout of one JWKS or discovery fetch.'),
+    staleMaxAgeSeconds: seconds(0, 86_400)
+      .default(3600)
+      .describe('How long a cached JWKS may still be used while the issuer is unreachable.'),
+  })
+  .default({ cooldownSeconds: 30, timeoutMs: 3000, staleMaxAgeSeconds: 3600 });
+
+export const OidcProviderSchema = z
+  .strictObject({
+    id: Id.describe('Provider id, unique; used in URL paths and by mappings.'),
+    type: z.literal('oidc'),
+    issuer: z
+      .string()
+      .min(1)
+      .describe(
+        'Expected `iss`, compared as an exact string. https (loopback http in stage local).',
+      ),
+    audiences: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Accepted `aud` values (client ids). A token must carry at least one.'),
+    jwksUri: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JWKS URL. When absent it is read from the issuer discovery document.'),
+    algorithms: z
+      .array(z.enum(OIDC_ALGORITHMS))
+      .min(1)
+      .default(['RS256'])
+      .describe('Accepted JWS algorithms. `none` and HMAC (HS*) are never accepted.'),
+    preset: z
+      .enum(['cognito'])
+      .optional()
+      .describe('`cognito`: require `token_use` to be `id` (Cognito access tokens are rejected).'),
+    authorizedParties: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Allowed `azp` values, checked when present (multi-audience tokens).'),
+    requiredTyp: z.string().min(1).optional().describe('Required JWT `typ` header, e.g. `JWT`.'),
+    clockToleranceSeconds: seconds(0, 300)
+      .default(60)
+      .describe('Allowed clock skew for exp, nbf and iat.'),
+    maxTokenAgeSeconds: seconds(1, 86_400)
+      .optional()
+      .describe('Reject tokens whose `iat` is older than this.'),
+    jwks: JwksSettings,
+    claims: ClaimDeclarations,
+    defaultClaimMaxLength: DefaultClaimMaxLength,
+    ambiguity: z
+      .enum(['first', 'deny'], {
+        error:
+          'must be "first" or "deny" for an OIDC provider ("choose" shows the role chooser page, which only SAML logins have)',
+      })
+      .default('first')
+      .describe('What to do when several mappings tie on the highest priority.'),
+  })
+  .describe('An OpenID Connect issuer whose ID tokens are exchanged for credentials.');
+
+export const SamlProviderSchema = z
+  .strictObject({
+    id: Id.describe('Provider id, unique; used in URL paths (/v1/saml/{id}/acs) and by mappings.'),
+    type: z.literal('saml'),
+    entityId: z.string().min(1).describe('The IdP entity id (the assertion Issuer).'),
+    ssoUrl: z.string().min(1).describe('The IdP single sign-on URL (HTTP-Redirect binding).'),
+    certificates: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        'Pinned IdP signing certificates (PEM). Exactly one of certificates and metadataXml.',
+      ),
+    metadataXml: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The IdP metadata XML. Exactly one of certificates and metadataXml.'),
+    spEntityId: z.string().min(1).describe('Our SP entity id (the Audience the IdP must name).'),
+    allowIdpInitiated: z
+      .boolean()
+      .default(false)
+      .describe('Accept unsolicited responses (no InResponseTo).'),
+    attributeMap: z
+      .record(z.string().min(1).max(1024), ClaimName)
+      .default({})
+      .describe('SAML attribute name → claim name. `sub` and `nameId` are the NameID.'),
+    consoleRegion: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: 'must be an AWS region such as eu-west-1' })
+      .optional()
+      .describe('Region of the AWS console sign-in URL.'),
+    signAuthnRequests: z.boolean().default(false),
+    wantResponseSigned: z
+      .boolean()
+      .default(false)
+      .describe('Require the Response itself to be signed (the assertion always must be).'),
+    clockSkewSeconds: seconds(0, 300).default(60),
+    maxAssertionAgeSeconds: seconds(1, 3600)
+      .default(300)
+      .describe('Reject assertions whose IssueInstant is older than this.'),
+    mode: z
+      .enum(['chained', 'native'])
+      .default('chained')
+      .describe(
+        '`chained`: the TVM calls AssumeRole. `native`: AssumeRoleWithSAML with the assertion.',
+      ),
+    claims: ClaimDeclarations,
+    defaultClaimMaxLength: DefaultClaimMaxLength,
+    ambiguity: z
+      .enum(['first', 'deny', 'choose'])
+      .default('choose')
+      .describe('What to do when several mappings tie: `choose` shows the role chooser page.'),
+  })
+  .describe('A SAML 2.0 identity provider posting to our ACS endpoint.');
+
+export const ProviderSchema = z.discriminatedUnion('type', [
+  OidcProviderSchema,
+  SamlProviderSchema,
+]);
+
+const StringMatchOp = z.enum(['equals', 'notEquals', 'startsWith', 'contains', 'glob']);
+
+export const ConditionSchema = z
+  .discriminatedUnion('op', [
+    z.strictObject({ claim: ClaimName, op: StringMatchOp, value: z.string() }),
+    z.strictObject({
+      claim: ClaimName,
+      op: z.literal('in'),
+      value: z.array(z.string()).min(1),
+    }),
+    z.strictObject({
+      claim: ClaimName,
+      op: z.literal('exists'),
+      value: z.boolean().default(true),
+    }),
+  ])
+  .describe('A test on one claim. Multi-valued claims match when any element matches.');
+
+const AllNode = z.strictObject({
+  get all() {
+    return z.array(MatchNodeSchema).min(1).describe('True when every node is true.');
+  },
+});
+const AnyNode = z.strictObject({
+  get any() {
+    return z.array(MatchNodeSchema).min(1).describe('True when at least one node is true.');
+  },
+});
+const NotNode = z.strictObject({
+  get not() {
+    return MatchNodeSchema;
+  },
+});
+
+export const MatchNodeSchema = z
+  .union([AllNode, AnyNode, NotNode, ConditionSchema], {
+    error:
+      'must be a match node: {all: [...]}, {any: [...]}, {not: {...}} or a condition {claim, op, value}',
+  })
+  .meta({ id: 'MatchNode', description: 'A boolean tree of claim conditions.' });
+
+const PolicyStrings = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const ConditionScalar = z.union([z.string(), z.number(), z.boolean()]);
+
+export const PolicyStatementSchema = z.strictObject({
+  Sid: z
+    .string()
+    .regex(/^[A-Za-z0-9]*$/, { error: 'must contain only letters and digits (IAM Sid grammar)' })
+    .optional(),
+  Effect: z.enum(['Allow', 'Deny']),
+  Action: PolicyStrings.optional(),
+  NotAction: PolicyStrings.optional(),
+  Resource: PolicyStrings.optional(),
+  NotResource: PolicyStrings.optional(),
+  Condition: z
+    .record(
+      z.string().min(1),
+      z.record(z.string().min(1), z.union([ConditionScalar, z.array(ConditionScalar).min(1)])),
+    )
+    .optional(),
+});
+
+export const SessionPolicySchema = z
+  .strictObject({
+    Version: z.enum(['2012-10-17', '2008-10-17'], {
+      error: 'must be "2012-10-17" (or the legacy "2008-10-17")',
+    }),
+    Id: z.string().optional(),
+    Statement: z.union([PolicyStatementSchema, z.array(PolicyStatementSchema).min(1)]),
+  })
+  .describe(
+    'Inline session policy. Templates are allowed in string values; rendered with the longest allowed claims it must stay within 2,048 characters.',
+  );
+
+export const MappingSchema = z
+  .strictObject({
+    id: Id.describe('Mapping id, unique across mappings; clients may ask for it by id.'),
+    provider: Id.describe('Id of the provider whose identities this mapping applies to.'),
+    description: z.string().max(1024).optional(),
+    priority: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .describe('The matching mapping with the highest priority wins.'),
+    match: MatchNodeSchema,
+    roleArn: z.string().min(1).describe('arn:aws:iam::<account>:role/<path/name>. No templates.'),
+    sessionTags: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Session tags: key → value. Values may use templates.'),
+    transitiveTagKeys: z
+      .array(z.string())
+      .default([])
+      .describe('Session tag keys that survive further role chaining.'),
+    sessionPolicy: SessionPolicySchema.optional(),
+    policyArns: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Managed policies used as session policies (at most 10).'),
+    sourceIdentity: z.string().optional().describe('SourceIdentity; templates allowed.'),
+    roleSessionName: z.string().optional().describe('RoleSessionName; templates allowed.'),
+    durationSeconds: z
+      .number()
+      .int()
+      .min(STS_LIMITS.minDurationSeconds, {
+        error: 'must be at least 900 seconds (the AssumeRole minimum)',
+      })
+      .max(STS_LIMITS.maxDurationSeconds, {
+        error:
+          'must be at most 3,600 seconds: the TVM calls AssumeRole with role credentials (role chaining), which STS caps at 1 hour',
+      })
+      .default(3600),
+    externalId: z.string().optional().describe('Static ExternalId for the role trust policy.'),
+  })
+  .describe('Which identities get which role, and how the session is scoped.');
+
+export const ConfigFileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('Editor hint; ignored by the TVM.'),
+    version: z.literal(1, { error: 'must be 1 (the only config file version this TVM reads)' }),
+    providers: z.array(ProviderSchema),
+    mappings: z.array(MappingSchema),
+  })
+  .meta({
+    title: 'TVM configuration file',
+    description:
+      'Identity providers and role mappings of the token vending machine. Generated from shared/config/schema.ts; see docs/configuration.md.',
+  });
+
+export type TvmConfig = z.output<typeof ConfigFileSchema>;
+export type TvmConfigInput = z.input<typeof ConfigFileSchema>;
+export type Provider = z.output<typeof ProviderSchema>;
+export type OidcProvider = z.output<typeof OidcProviderSchema>;
+export type SamlProvider = z.output<typeof SamlProviderSchema>;
+export type Mapping = z.output<typeof MappingSchema>;
+export type MatchNode = z.output<typeof MatchNodeSchema>;
+export type Condition = z.output<typeof ConditionSchema>;
+export type SessionPolicy = z.output<typeof SessionPolicySchema>;
+
+/** The JSON Schema of the file as an author writes it (defaulted fields are optional). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ConfigFileSchema, { target: 'draft-2020-12', io: 'input' });
+}
+
+/** The exact text committed as docs/config.schema.json. */
+export function renderConfigJsonSchema(): string {
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+}

@@ -1,0 +1,139 @@
+/**
+ * The error family every layer throws. Modelled on jose: a stable string `code` that tests and
+ * callers branch on, `statusCode` for the HTTP mapping, and `expose` (statusCode < 500, as in
+ * middy) deciding whether `detail` may reach the client. Structured detail goes in `cause`.
+ */
+export type AppErrorCode =
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_AUTHENTICATION'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_CONFIG_CONFLICT'
+  | 'ERR_CONFIG_MISSING'
+  | 'ERR_UPSTREAM'
+  | 'ERR_INTERNAL';
+
+export interface AppErrorOptions {
+  /** Safe, client-facing detail. Only sent when the error is exposed (status < 500). */
+  detail?: string;
+  /** Structured detail for logs and audit records. Never sent to the client. */
+  cause?: unknown;
+  /** Seconds, for 429 and 503 answers. */
+  retryAfterSeconds?: number;
+}
+
+export class AppError extends Error {
+  code: AppErrorCode;
+  statusCode: number;
+  expose: boolean;
+  title: string;
+  detail: string | undefined;
+  retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: AppErrorCode,
+    statusCode: number,
+    title: string,
+    options: AppErrorOptions = {},
+  ) {
+    super(title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = statusCode;
+    this.expose = statusCode < 500;
+    this.title = title;
+    this.detail = options.detail;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** 400: the request is malformed. */
+export class ValidationError extends AppError {
+  constructor(detail: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super('ERR_BAD_REQUEST', 400, 'Bad Request', { ...options, detail });
+  }
+}
+
+/**
+ * 401: every authentication failure, whatever the reason, gives the client this same body.
+ * The reason is kept in `reason` for the audit record and the log, never for the client.
+ */
+export class AuthenticationError extends AppError {
+  reason: string;
+  constructor(reason: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super('ERR_AUTHENTICATION', 401, 'Unauthorized', options);
+    this.reason = reason;
+  }
+}
+
+/** 403: authenticated, but no mapping allows this (or a rendered value failed its check). */
+export class ForbiddenError extends AppError {
+  reason: string;
+  constructor(reason: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super('ERR_FORBIDDEN', 403, 'Forbidden', options);
+    this.reason = reason;
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(options: AppErrorOptions = {}) {
+    super('ERR_NOT_FOUND', 404, 'Not Found', options);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(detail: string) {
+    super('ERR_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', { detail });
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super('ERR_RATE_LIMITED', 429, 'Too Many Requests', { retryAfterSeconds });
+  }
+}
+
+/** 503: a dependency (STS, DynamoDB, the IdP) is unavailable. Retry later. */
+export class UpstreamError extends AppError {
+  constructor(cause: unknown, retryAfterSeconds = 1) {
+    super('ERR_UPSTREAM', 503, 'Service Unavailable', { cause, retryAfterSeconds });
+  }
+}
+
+/** Config files and the stored config: a list of precise problems, each with a path. */
+export interface ConfigProblem {
+  /** Dotted path into the config document, such as `mappings[2].sessionTags.team`. */
+  path: string;
+  message: string;
+  /** `line:column` in the source file, when known. */
+  location?: string;
+}
+
+export class ConfigInvalidError extends AppError {
+  problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super('ERR_CONFIG_INVALID', 500, 'Configuration invalid', { cause: problems });
+    this.problems = problems;
+  }
+}
+
+/** Another apply or rollback moved the CURRENT pointer first; nothing was changed. */
+export class ConfigConflictError extends AppError {
+  constructor(message: string) {
+    super('ERR_CONFIG_CONFLICT', 500, message);
+  }
+}
+
+/** No config has been applied yet, so nothing can be decided: fail closed. */
+export class ConfigMissingError extends AppError {
+  constructor() {
+    super('ERR_CONFIG_MISSING', 503, 'Service Unavailable', {
+      detail: undefined,
+      retryAfterSeconds: 30,
+    });
+  }
+}

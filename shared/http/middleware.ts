@@ -1,0 +1,53 @@
+import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { problemJsonErrors } from '#shared/http/problem-json.ts';
+import { logger, metrics } from '#shared/observability.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+/** A route: the business part of a handler, with no logging, metrics or error formatting. */
+export type HttpRoute = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+export type HttpMiddleware = MiddlewareObj<HttpEvent, HttpResult>;
+
+/**
+ * The standard stack every HTTP function uses: logger ▸ metrics ▸ `extra` (input parsing) ▸ errors.
+ * middy runs `before` hooks in this order and `onError` in reverse, so problem+json runs first.
+ */
+export function withHttpStack(
+  route: HttpRoute,
+  extra: readonly HttpMiddleware[] = [],
+): MiddyfiedHandler<HttpEvent, HttpResult> {
+  const handler = middy<HttpEvent, HttpResult>()
+    // logEvent is forced off: events carry bearer tokens and SAML assertions, and
+    // POWERTOOLS_LOGGER_LOG_EVENT=true in the environment must not turn it on.
+    .use(
+      injectLambdaContext(logger, {
+        resetKeys: true,
+        logEvent: false,
+        correlationIdPath: correlationPaths.API_GATEWAY_HTTP,
+      }),
+    )
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  for (const middleware of extra) handler.use(middleware);
+  return handler.use(problemJsonErrors({ logger })).handler(route);
+}
+
+/** A JSON answer. Nothing the TVM says may be cached, so `no-store` unless a header overrides it. */
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  childEnv,
+  freePort,
+  type GroupProcess,
+  groupAlive,
+  killGroup,
+  spawnGroup,
+  waitForHttp,
+} from '../support/process.ts';
+
+describe('health (serverless-offline)', () => {
+  let offline: GroupProcess;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const httpPort = await freePort();
+    const lambdaPort = await freePort();
+    baseUrl = `http://127.0.0.1:${httpPort}`;
+    offline = spawnGroup(
+      'npx',
+      [
+        'serverless',
+        'offline',
+        'start',
+        '--stage',
+        'local',
+        '--httpPort',
+        String(httpPort),
+        '--lambdaPort',
+        String(lambdaPort),
+      ],
+      { env: childEnv() },
+    );
+    await waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 60_000, process: offline });
+  });
+
+  afterAll(async () => {
+    if (offline === undefined) return;
+    await killGroup(offline);
+    expect(groupAlive(offline.pid)).toBe(false);
+  });
+
+  it('answers GET /v1/health with 200, the liveness body and no-store', async () => {
+    // Act
+    const response = await fetch(`${baseUrl}/v1/health`);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json\b/);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toEqual({ status: 'ok', service: 'tvm', stage: 'local' });
+  });
+
+  it('answers 404 for a route that does not exist', async () => {
+    // Act
+    const response = await fetch(`${baseUrl}/v1/no-such-route`);
+
+    // Assess
+    expect(response.status).toBe(404);
+    await response.body?.cancel();
+  });
+});

@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, type RunResult, repoRoot, runCommand } from '../support/process.ts';
+
+interface CfnResource {
+  Type: string;
+  // Every resource this test inspects has properties; `{}` stands in for the ones that do not.
+  Properties: Record<string, unknown>;
+}
+
+interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, unknown>;
+}
+
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Entry names from a zip's central directory: enough to check contents without a zip library. */
+function zipEntryNames(zip: Buffer): string[] {
+  const endOfCentralDirectory = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (endOfCentralDirectory === -1) throw new Error('not a zip file');
+  const count = zip.readUInt16LE(endOfCentralDirectory + 10);
+  let offset = zip.readUInt32LE(endOfCentralDirectory + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(offset) !== 0x02014b50) throw new Error('bad central directory entry');
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    names.push(zip.toString('utf8', offset + 46, offset + 46 + nameLength));
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return names;
+}
+
+function resourcesOfType(template: CfnTemplate, type: string): [string, CfnResource][] {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+function asArray<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+describe('serverless package (prod, offline, no AWS credentials)', () => {
+  let outDir: string;
+  let packaged: RunResult;
+  let template: CfnTemplate;
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(path.join(tmpdir(), 'tvm-package-'));
+    const noAws = path.join(outDir, 'no-such-aws-file');
+    packaged = await runCommand(
+      'npx',
+      ['serverless', 'package', '--stage', 'prod', '--package', outDir],
+      {
+        env: childEnv({
+          // Packaging must need no account: no keys, no profile, no endpoint, no metadata service.
+          unset: [
+            'AWS_ACCESS_KEY_ID',
+            'AWS_SECRET_ACCESS_KEY',
+            'AWS_SESSION_TOKEN',
+            'AWS_SECURITY_TOKEN',
+            'AWS_PROFILE',
+            'AWS_DEFAULT_PROFILE',
+            'AWS_ROLE_ARN',
+            'AWS_WEB_IDENTITY_TOKEN_FILE',
+            'AWS_CONTAINER_*',
+            'AWS_ENDPOINT_URL*',
+          ],
+          set: {
+            AWS_SHARED_CREDENTIALS_FILE: noAws,
+            AWS_CONFIG_FILE: noAws,
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
+        }),
+        timeoutMs: 150_000,
+      },
+    );
+    if (packaged.code === 0) {
+      const file = path.join(outDir, 'cloudformation-template-update-stack.json');
+      template = JSON.parse(await readFile(file, 'utf8')) as CfnTemplate;
+    }
+  });
+
+  afterAll(async () => {
+    if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('packages without AWS credentials or network', () => {
+    expect(packaged.code, packaged.output).toBe(0);
+  });
+
+  it('passes cfn-lint with no errors and no warnings', async () => {
+    // Prepare
+    const cfnLint = path.join(repoRoot, '.venv', 'bin', 'cfn-lint');
+    expect(existsSync(cfnLint), `${cfnLint} is missing: create the project .venv first`).toBe(true);
+
+    // Act
+    const lint = await runCommand(
+      cfnLint,
+      [path.join(outDir, 'cloudformation-template-update-stack.json')],
+      { timeoutMs: 120_000 },
+    );
+
+    // Assess
+    expect(lint.code, lint.output).toBe(0);
+  });
+
+  it('runs every function on nodejs24.x and arm64, with the table name but no AWS_ variables', () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(0);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        MemorySize: 256,
+        Timeout: 10,
+      });
+      const variables = (fn.Properties.Environment as { Variables: Record<string, string> })
+        .Variables;
+      expect(variables).toMatchObject({
+        TVM_STAGE: 'prod',
+        TVM_TABLE_NAME: 'tvm-prod',
+        POWERTOOLS_SERVICE_NAME: 'tvm',
+        POWERTOOLS_METRICS_NAMESPACE: 'TVM',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(Object.keys(variables).filter((name) => name.startsWith('AWS_'))).toEqual([]);
+    }
+  });
+
+  it('declares the table on-demand, with TTL on expiresAt, PITR, SSE and retained on delete', () => {
+    const table = template.Resources.TvmTable as CfnResource & Record<string, unknown>;
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      TableName: 'tvm-prod',
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(template.Outputs).toHaveProperty('TvmTableName');
+    expect(template.Outputs).toHaveProperty('HttpApiUrl');
+  });
+
+  it('grants least privilege: no wildcard action, no Scan, sts only on roles under /tvm/', () => {
+    const statements = resourcesOfType(template, 'AWS::IAM::Role').flatMap(([, role]) =>
+      (role.Properties.Policies as { PolicyDocument: { Statement: PolicyStatement[] } }[]).flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      ),
+    );
+    const actions = statements.flatMap((statement) => asArray(statement.Action));
+    expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+    expect(actions).not.toContain('dynamodb:Scan');
+    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(
+      [
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ].sort(),
+    );
+
+    const sts = statements.filter((statement) =>
+      asArray(statement.Action).some((action) => action.startsWith('sts:')),
+    );
+    expect(sts).toHaveLength(1);
+    expect(asArray(sts[0]?.Action).sort()).toEqual(
+      ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'].sort(),
+    );
+    const resources = asArray(sts[0]?.Resource).map((resource) => JSON.stringify(resource));
+    expect(resources).toHaveLength(1);
+    expect(resources[0]).toMatch(/:role\/tvm\/\*"\}?$/);
+  });
+
+  it('ships the CJS bundle and its source map, without the esbuild metafile', async () => {
+    // Prepare
+    const fn = template.Resources.HealthLambdaFunction;
+    expect(fn?.Type).toBe('AWS::Lambda::Function');
+    const s3Key = (fn?.Properties.Code as { S3Key: string } | undefined)?.S3Key ?? '';
+
+    // Act
+    const entries = zipEntryNames(await readFile(path.join(outDir, path.basename(s3Key))));
+
+    // Assess
+    expect(entries).toContain('functions/health/handler.cjs');
+    expect(entries).toContain('functions/health/handler.cjs.map');
+    expect(entries.filter((entry) => /meta/i.test(entry))).toEqual([]);
+    expect(entries.filter((entry) => entry.startsWith('node_modules/'))).toEqual([]);
+  });
+});

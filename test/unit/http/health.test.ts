@@ -1,0 +1,33 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../../functions/health/handler.ts';
+import { fakeContext, httpEvent } from './lambda-fakes.ts';
+
+describe('health', () => {
+  beforeEach(() => {
+    vi.stubEnv('TVM_STAGE', 'unit');
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('answers 200 with the service and stage, not cacheable', async () => {
+    // Prepare
+    const event = httpEvent({ method: 'GET', path: '/v1/health' });
+
+    // Act
+    const response = await handler(event, fakeContext());
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).toMatchObject({
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+    });
+    expect(JSON.parse(String(response.body))).toEqual({
+      status: 'ok',
+      service: 'tvm',
+      stage: 'unit',
+    });
+  });
+});
