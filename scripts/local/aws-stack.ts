@@ -19,7 +19,8 @@ import {
 import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const VENV_DIR = join(PROJECT_ROOT, '.venv');
+/** TVM_VENV_DIR moves the venv (for shared caches, and for the missing-python test). */
+export const VENV_DIR = process.env.TVM_VENV_DIR ?? join(PROJECT_ROOT, '.venv');
 export const REQUIREMENTS = join(PROJECT_ROOT, 'scripts', 'local', 'requirements.txt');
 export const STATE_DIR = join(PROJECT_ROOT, '.local');
 export const DEFAULT_PORT = 5000;

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 import { childEnv, type RunResult, repoRoot, runCommand } from '../support/process.ts';
 
 interface CfnResource {
@@ -144,11 +145,12 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(table.Properties).toMatchObject({
       TableName: 'tvm-prod',
       BillingMode: 'PAY_PER_REQUEST',
+      // The same keys the code and the local stack use (shared/store/table.ts).
       KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
+        { AttributeName: TABLE_KEYS.partition, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sort, KeyType: 'RANGE' },
       ],
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     });
