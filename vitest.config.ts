@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Rejection tests log hundreds of warnings; tests that check logging set their own level.
+          env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
         },
       },
       {
@@ -15,6 +17,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
           globalSetup: ['test/support/moto-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

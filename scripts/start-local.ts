@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole TVM on this machine. It starts moto (the local AWS) on 127.0.0.1,
- * creates the table, applies the demo config, and runs serverless-offline on port 3000 with the
- * local stage. Ctrl-C stops every process it started.
+ * creates the table, starts the development OIDC issuer on 127.0.0.1:9400 (the demo config's
+ * issuer), applies the demo config, and runs serverless-offline on port 3000 with the local
+ * stage. Ctrl-C stops every process it started.
  *
  *   TVM_LOCAL_AWS_PORT (default 5000)   TVM_HTTP_PORT (default 3000)
  */
@@ -17,6 +18,7 @@ import {
   startMoto,
   stopProcessGroup,
 } from './local/aws-stack.ts';
+import { type DevIssuer, startDevIssuer } from './local/dev-issuer.ts';
 
 const TABLE = 'tvm-local';
 const DEMO_CONFIG = join(PROJECT_ROOT, 'scripts', 'local', 'demo-config.yaml');
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
   const awsPort = port('TVM_LOCAL_AWS_PORT', 5000);
   const httpPort = port('TVM_HTTP_PORT', 3000);
   let moto: RunningMoto | undefined;
+  let issuer: DevIssuer | undefined;
   let offline: ChildProcess | undefined;
   let offlineExited: Promise<unknown> | undefined;
   let stopping = false;
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
     stopping = true;
     if (offline?.pid !== undefined) await stopProcessGroup(offline.pid, offlineExited);
     await moto?.stop();
+    await issuer?.stop().catch(() => {});
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
@@ -66,6 +70,8 @@ async function main(): Promise<void> {
     moto = await startMoto({ port: awsPort });
     console.log(`local AWS (moto) at ${moto.endpoint}`);
     await ensureTable(moto.endpoint, TABLE);
+    issuer = await startDevIssuer();
+    console.log(`development OIDC issuer at ${issuer.url}`);
     const env = { ...process.env, ...localAwsEnv(moto.endpoint, TABLE) };
 
     const code = await runCli(
@@ -92,8 +98,12 @@ async function main(): Promise<void> {
       }
     });
     await waitForHttp(`http://127.0.0.1:${httpPort}/v1/health`, offline);
-    console.log(`\nTVM is running: curl http://127.0.0.1:${httpPort}/v1/health`);
-    console.log(`Admin CLI against it: npm run tvm:local -- config export`);
+    const base = `http://127.0.0.1:${httpPort}`;
+    console.log(`\nTVM is running at ${base}. Try:`);
+    console.log(`  curl ${base}/v1/health`);
+    console.log('  TOKEN=$(npm run -s tvm:local -- dev-token --sub alice --claim tenant=acme)');
+    console.log(`  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/v1/credentials`);
+    console.log('  npm run tvm:local -- config export');
     console.log('Press Ctrl-C to stop.');
   } catch (error) {
     console.error(error instanceof LocalStackError ? error.message : error);

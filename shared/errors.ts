@@ -86,8 +86,11 @@ export class NotFoundError extends AppError {
 }
 
 export class PayloadTooLargeError extends AppError {
-  constructor(detail: string) {
+  /** For the audit record, e.g. `token_too_large` or `body_too_large`. */
+  reason: string;
+  constructor(detail: string, reason = 'payload_too_large') {
     super('ERR_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', { detail });
+    this.reason = reason;
   }
 }
 

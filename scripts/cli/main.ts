@@ -8,6 +8,7 @@ import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import pc from 'picocolors';
 import { stringify } from 'yaml';
+import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import { createDocumentClient } from '#shared/aws.ts';
 import { type ConfigChange, diffConfigs } from '#shared/config/diff.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
@@ -20,6 +21,7 @@ import {
   ConfigInvalidError,
   type ConfigProblem,
 } from '#shared/errors.ts';
+import { explainDecision, formatExplanation } from '#shared/mapping/explain.ts';
 
 export const EXIT = { ok: 0, invalid: 1, usage: 2, upstream: 3, conflict: 4 } as const;
 
@@ -54,6 +56,11 @@ commands:
                                     print the current (or a given) generation
   config rollback [--to N]          make the previous (or a given) generation current again
   config history [--limit N]        list applies and rollbacks, newest first
+  explain --provider <id> --claims <file|json> [--mapping <id>] [--duration N] [--config <file>]
+                                    show which mappings match these claims and why, the chosen
+                                    one and its rendered tags, session policy and session name,
+                                    against the current generation (or --config <file>); no STS
+                                    call is made. Exit 0 when a mapping is chosen, 1 when denied
 
 options:
   --stage <s>         stage whose rules apply (default $TVM_STAGE or dev); http:// URLs are
@@ -115,6 +122,11 @@ interface Parsed {
     format?: string | undefined;
     to?: string | undefined;
     limit?: string | undefined;
+    provider?: string | undefined;
+    claims?: string | undefined;
+    mapping?: string | undefined;
+    duration?: string | undefined;
+    config?: string | undefined;
     help?: boolean | undefined;
   };
 }
@@ -136,6 +148,11 @@ export function parseCliArgs(argv: string[]): Parsed {
         format: { type: 'string' },
         to: { type: 'string' },
         limit: { type: 'string' },
+        provider: { type: 'string' },
+        claims: { type: 'string' },
+        mapping: { type: 'string' },
+        duration: { type: 'string' },
+        config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -184,6 +201,20 @@ const COMMAND_OPTIONS: Record<string, { args: number; options: string[] }> = {
   },
   'config rollback': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'by', 'to'] },
   'config history': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'limit'] },
+  explain: {
+    args: 0,
+    options: [
+      'stage',
+      'table',
+      'region',
+      'endpoint-url',
+      'provider',
+      'claims',
+      'mapping',
+      'duration',
+      'config',
+    ],
+  },
 };
 
 export async function runCli(
@@ -198,8 +229,11 @@ export async function runCli(
       io.out(USAGE);
       return parsed.values.help === true ? EXIT.ok : EXIT.usage;
     }
-    const [group, verb, ...args] = parsed.positionals;
-    const name = `${group} ${verb ?? ''}`.trim();
+    const [group = '', ...rest] = parsed.positionals;
+    // One-word commands (explain) have no verb; the others are "<group> <verb>".
+    const oneWord = Object.hasOwn(COMMAND_OPTIONS, group);
+    const name = oneWord ? group : `${group} ${rest[0] ?? ''}`.trim();
+    const args = oneWord ? rest : rest.slice(1);
     const spec = COMMAND_OPTIONS[name];
     if (spec === undefined) throw new UsageError(`unknown command "${name}"`);
     if (args.length !== spec.args) {
@@ -231,6 +265,13 @@ export async function runCli(
         return await commands.rollback(positiveInt(parsed.values.to, '--to'));
       case 'config history':
         return await commands.history(positiveInt(parsed.values.limit, '--limit') ?? 20);
+      case 'explain': {
+        const { provider, claims, mapping, config } = parsed.values;
+        if (provider === undefined) throw new UsageError('"explain" needs --provider <id>');
+        if (claims === undefined) throw new UsageError('"explain" needs --claims <file|json>');
+        const duration = positiveInt(parsed.values.duration, '--duration');
+        return await commands.explain({ provider, claims, mapping, duration, config });
+      }
       default:
         throw new UsageError(`unknown command "${name}"`);
     }
@@ -418,6 +459,82 @@ class Commands {
       );
     }
     return EXIT.ok;
+  }
+
+  /** Claims from inline JSON (starting with `{` or `[`) or a file; undefined after printing why not. */
+  #readClaims(source: string): Identity['claims'] | undefined {
+    const p = this.#paint;
+    let text = source;
+    if (!/^\s*[{[]/.test(source)) {
+      try {
+        text = this.#deps.readFile(source);
+      } catch (error) {
+        this.#io.err(`${p.red('✗')} cannot read ${source}: ${(error as Error).message}`);
+        return undefined;
+      }
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch (error) {
+      this.#io.err(`${p.red('✗')} --claims is not valid JSON: ${(error as Error).message}`);
+      return undefined;
+    }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      this.#io.err(`${p.red('✗')} --claims must be a JSON object of claim name → value`);
+      return undefined;
+    }
+    // The same typing the token verifiers apply: anything else counts as absent.
+    const claims = toClaims(payload as Record<string, unknown>);
+    for (const name of Object.keys(payload)) {
+      if (!Object.hasOwn(claims, name)) {
+        this.#io.err(
+          `${p.yellow('warning:')} claim ${JSON.stringify(name)} is ignored: not a string, finite number, boolean or list of strings (the TVM treats it as absent)`,
+        );
+      }
+    }
+    return claims;
+  }
+
+  async explain(input: {
+    provider: string;
+    claims: string;
+    mapping: string | undefined;
+    duration: number | undefined;
+    config: string | undefined;
+  }): Promise<number> {
+    const claims = this.#readClaims(input.claims);
+    if (claims === undefined) return EXIT.invalid;
+    let config: TvmConfig | undefined;
+    let source: string;
+    if (input.config === undefined) {
+      const current = await this.#deps.openStore(this.#options).current();
+      if (current === undefined) {
+        this.#io.err(
+          `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
+        );
+        return EXIT.invalid;
+      }
+      config = current.config;
+      source = `generation ${current.generation} of ${this.#options.table} (sha256 ${current.hash.slice(0, 12)})`;
+    } else {
+      config = this.#readConfig(input.config);
+      if (config === undefined) return EXIT.invalid;
+      source = input.config;
+    }
+    const sub = claims.sub;
+    const identity: Identity = {
+      provider: input.provider,
+      subject: typeof sub === 'string' ? sub : '',
+      claims,
+    };
+    const explanation = explainDecision(identity, config, {
+      ...(input.mapping === undefined ? {} : { mappingId: input.mapping }),
+      ...(input.duration === undefined ? {} : { durationSeconds: input.duration }),
+    });
+    this.#io.out(`${this.#paint.bold('Config')}   ${source}`);
+    for (const line of formatExplanation(explanation, this.#paint)) this.#io.out(line);
+    return explanation.outcome.kind === 'chosen' ? EXIT.ok : EXIT.invalid;
   }
 
   #printChanges(changes: ConfigChange[], current: ConfigGeneration | undefined): void {

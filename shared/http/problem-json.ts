@@ -117,11 +117,12 @@ function logError(logger: ProblemLogger, error: unknown, problem: PublicProblem)
   }
   // The reason (why authentication or authorization failed) is for operators, never the client.
   const reason = (error as { reason?: unknown }).reason;
+  // Name and reason only: a rejected token's claims (in jose's error causes) are personal data.
   logger.warn('request rejected', {
     code: problem.code,
     status: problem.status,
     ...(typeof reason === 'string' ? { reason } : {}),
-    error,
+    errorName: (error as { name?: unknown } | null)?.name,
   });
 }
 

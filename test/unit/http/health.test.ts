@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../../functions/health/handler.ts';
-import { fakeContext, httpEvent } from './lambda-fakes.ts';
+import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 
 describe('health', () => {
   beforeEach(() => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuthenticationError } from '#shared/errors.ts';
+import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 import { type CaptureOutput, captureOutput } from './capture-output.ts';
-import { fakeContext, httpEvent } from './lambda-fakes.ts';
 
 const BEARER = 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ';
 

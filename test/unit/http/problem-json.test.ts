@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from '#shared/errors.ts';
 import { type ProblemLogger, problemJsonErrors, problemType } from '#shared/http/problem-json.ts';
-import { fakeContext, httpEvent } from './lambda-fakes.ts';
+import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 
 type Result = APIGatewayProxyStructuredResultV2;
 

@@ -25,6 +25,7 @@ export interface HttpEventOptions {
   headers?: Record<string, string>;
   body?: string;
   requestId?: string;
+  query?: Record<string, string>;
 }
 
 /** An API Gateway HTTP API (payload 2.0) event. */
@@ -35,7 +36,8 @@ export function httpEvent(options: HttpEventOptions = {}): APIGatewayProxyEventV
     version: '2.0',
     routeKey: `${method} ${path}`,
     rawPath: path,
-    rawQueryString: '',
+    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+    ...(options.query === undefined ? {} : { queryStringParameters: options.query }),
     headers: { host: 'tvm.example.test', 'user-agent': 'vitest', ...options.headers },
     requestContext: {
       accountId: '123456789012',

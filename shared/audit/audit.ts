@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * One record per decision, allowed or denied (DESIGN.md §6). It holds ids and hashes only:
+ * never a token, an assertion, a secret key, a session token or a sign-in URL.
+ */
+export interface AuditRecord {
+  requestId: string;
+  /** ISO time of the decision. */
+  at: string;
+  route: string;
+  outcome: 'allowed' | 'denied' | 'error';
+  /** `ok`, or why it was refused: an authentication, decision, STS or input reason code. */
+  reason: string;
+  provider?: string;
+  /** SHA-256 of provider + subject: lets an operator find one user's records without storing who. */
+  subjectHash?: string;
+  mappingId?: string;
+  roleArn?: string;
+  roleSessionName?: string;
+  sourceIdentity?: string;
+  tagKeys?: string[];
+  policySha256?: string;
+  durationSeconds?: number;
+  /** The access key id identifies the session in CloudTrail; the secret never leaves STS's answer. */
+  accessKeyId?: string;
+  expiration?: string;
+  sourceIp?: string;
+}
+
+export interface AuditSink {
+  write(record: AuditRecord): Promise<void>;
+}
+
+export function subjectHash(provider: string, subject: string): string {
+  return createHash('sha256').update(`${provider}\u0000${subject}`).digest('hex');
+}
+
+/** Records of requests that never authenticated share one partition per hour. */
+function partitionOf(record: AuditRecord): string {
+  return record.subjectHash === undefined
+    ? `AUDIT#unauthenticated#${record.at.slice(0, 13)}`
+    : `AUDIT#${record.subjectHash}`;
+}
+
+/**
+ * Writes the record to DynamoDB (with a TTL for retention) and as one structured log line.
+ * A failed write throws: the caller must not hand out credentials it could not audit.
+ */
+export class DynamoAuditSink implements AuditSink {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+  readonly #logger: Pick<Logger, 'info'>;
+
+  constructor(
+    client: DynamoDBDocumentClient,
+    tableName: string,
+    options: { retentionDays: number; logger: Pick<Logger, 'info'> },
+  ) {
+    this.#client = client;
+    this.#table = tableName;
+    this.#retentionSeconds = options.retentionDays * 86_400;
+    this.#logger = options.logger;
+  }
+
+  async write(record: AuditRecord): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            pk: partitionOf(record),
+            sk: `${record.at}#${record.requestId}`,
+            ...record,
+            expiresAt: Math.floor(Date.parse(record.at) / 1000) + this.#retentionSeconds,
+          },
+          // Exactly one record per request: a retried write must not add a second.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      // The SDK retried a write that had landed: the one record exists, which is the goal.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    this.#logger.info('audit', { audit: record });
+  }
+}

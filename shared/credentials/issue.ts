@@ -1,0 +1,180 @@
+/**
+ * The one path from a bearer token to credentials: authenticate ▸ decide ▸ vend ▸ audit.
+ * Every way out of it writes exactly one audit record; credentials leave only after theirs
+ * was written (DESIGN.md §7.1).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { type AuditRecord, type AuditSink, subjectHash } from '#shared/audit/audit.ts';
+import type { Identity } from '#shared/auth/identity.ts';
+import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
+import type { OidcProvider } from '#shared/config/schema.ts';
+import type { ConfigGeneration } from '#shared/config/store.ts';
+import { AppError, UpstreamError } from '#shared/errors.ts';
+import { decide } from '#shared/mapping/decide.ts';
+import type { Decision } from '#shared/mapping/decision.ts';
+import {
+  StsError,
+  type VendedCredentials,
+  type VendOptions,
+  vendCredentials,
+} from '#shared/sts/vend.ts';
+
+export interface IssueDeps {
+  config: { require(): Promise<ConfigGeneration> };
+  authenticator: OidcAuthenticator;
+  sts: STSClient;
+  audit: AuditSink;
+  vend: VendOptions;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  now(): Date;
+}
+
+export interface IssueRequest {
+  requestId: string;
+  route: string;
+  token: string;
+  provider?: string;
+  mappingId?: string;
+  durationSeconds?: number;
+  sourceIp?: string;
+}
+
+export interface Issued {
+  identity: Identity;
+  decision: Decision;
+  credentials: VendedCredentials;
+}
+
+/** The audit reason for an error: the typed reason when there is one, else a code. */
+export function reasonOf(error: unknown): string {
+  const reason = (error as { reason?: unknown }).reason;
+  if (typeof reason === 'string') return reason;
+  if (error instanceof StsError) return `sts_${error.failure}`;
+  if (error instanceof AppError) {
+    return error.code.replace(/^ERR_/, '').toLowerCase();
+  }
+  return 'internal_error';
+}
+
+interface AuditContext {
+  requestId: string;
+  route: string;
+  sourceIp?: string;
+}
+
+function baseRecord(
+  context: AuditContext,
+  at: Date,
+): Pick<AuditRecord, 'requestId' | 'at' | 'route' | 'sourceIp'> {
+  return {
+    requestId: context.requestId,
+    at: at.toISOString(),
+    route: context.route,
+    ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
+  };
+}
+
+function decisionFields(decision: Decision): Partial<AuditRecord> {
+  return {
+    mappingId: decision.mapping.id,
+    roleArn: decision.roleArn,
+    roleSessionName: decision.roleSessionName,
+    sourceIdentity: decision.sourceIdentity,
+    tagKeys: decision.tags.map((tag) => tag.Key),
+    ...(decision.policySha256 === undefined ? {} : { policySha256: decision.policySha256 }),
+    durationSeconds: decision.durationSeconds,
+  };
+}
+
+/**
+ * Audits a request refused before or during authentication, decision or STS. A failure to write
+ * it is logged, not thrown: the request is refused either way, and the log line still exists.
+ */
+export async function auditRefusal(
+  deps: Pick<IssueDeps, 'audit' | 'logger' | 'now'>,
+  context: AuditContext,
+  error: unknown,
+  known: { identity?: Identity; decision?: Decision } = {},
+): Promise<void> {
+  const status = error instanceof AppError ? error.statusCode : 500;
+  const record: AuditRecord = {
+    ...baseRecord(context, deps.now()),
+    outcome: status < 500 ? 'denied' : 'error',
+    reason: reasonOf(error),
+    ...(known.identity === undefined
+      ? {}
+      : {
+          provider: known.identity.provider,
+          subjectHash: subjectHash(known.identity.provider, known.identity.subject),
+        }),
+    ...(known.decision === undefined ? {} : decisionFields(known.decision)),
+  };
+  try {
+    await deps.audit.write(record);
+  } catch (auditError) {
+    deps.logger.error('audit record for a refused request could not be written', {
+      audit: record,
+      error: auditError as Error,
+    });
+  }
+}
+
+export async function issueCredentials(deps: IssueDeps, request: IssueRequest): Promise<Issued> {
+  let identity: Identity | undefined;
+  let decision: Decision | undefined;
+  let credentials: VendedCredentials;
+  try {
+    const { config } = await deps.config.require();
+    const providers = config.providers.filter((p): p is OidcProvider => p.type === 'oidc');
+    identity = await deps.authenticator.authenticate(
+      request.token,
+      providers,
+      request.provider === undefined ? {} : { provider: request.provider },
+    );
+    decision = decide(identity, config, {
+      ...(request.mappingId === undefined ? {} : { mappingId: request.mappingId }),
+      ...(request.durationSeconds === undefined
+        ? {}
+        : { durationSeconds: request.durationSeconds }),
+    });
+    credentials = await vendCredentials(deps.sts, decision, deps.vend);
+  } catch (error) {
+    if (error instanceof StsError && error.failure === 'misconfigured') {
+      // AccessDenied or a malformed policy: the role's trust policy or the mapping is wrong.
+      deps.logger.warn('STS refused the AssumeRole call: check the role trust policy and mapping', {
+        mappingId: decision?.mapping.id,
+        roleArn: decision?.roleArn,
+        stsError: (error.cause as { name?: string } | undefined)?.name,
+      });
+    }
+    await auditRefusal(deps, request, error, {
+      ...(identity === undefined ? {} : { identity }),
+      ...(decision === undefined ? {} : { decision }),
+    });
+    throw error;
+  }
+
+  const record: AuditRecord = {
+    ...baseRecord(request, deps.now()),
+    outcome: 'allowed',
+    reason: 'ok',
+    provider: identity.provider,
+    subjectHash: subjectHash(identity.provider, identity.subject),
+    ...decisionFields(decision),
+    accessKeyId: credentials.accessKeyId,
+    expiration: credentials.expiration.toISOString(),
+  };
+  try {
+    await deps.audit.write(record);
+  } catch (error) {
+    // Fail closed: credentials that were not audited are never handed out.
+    deps.logger.error('audit write failed; the vended credentials are withheld', {
+      accessKeyId: credentials.accessKeyId,
+      requestId: request.requestId,
+      error: error as Error,
+    });
+    throw new UpstreamError(error);
+  }
+  return { identity, decision, credentials };
+}

@@ -1,0 +1,268 @@
+/**
+ * Renders a chosen mapping into AssumeRole parameters. Every claim value that reaches a tag, the
+ * session policy, the session name or the source identity is checked against its field's pattern
+ * here, and a value that fails refuses the request (403 `claim_value_rejected`): nothing is
+ * dropped or escaped silently, so a claim can never widen a policy or break its JSON.
+ */
+import { createHash } from 'node:crypto';
+import type { Identity } from '#shared/auth/identity.ts';
+import {
+  type Mapping,
+  type Provider,
+  type SessionPolicy,
+  STS_LIMITS,
+} from '#shared/config/schema.ts';
+import {
+  type LimitOf,
+  parseTemplate,
+  renderTemplate,
+  type TemplateContext,
+  templateLimits,
+} from '#shared/config/templates.ts';
+import { formatConfigPath, type PathSegment } from '#shared/config/validate.ts';
+import { ForbiddenError } from '#shared/errors.ts';
+
+/** STS Tag value pattern, from the AssumeRole API reference (Tag data type). */
+export const TAG_VALUE_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/**
+ * A claim inside a tag value: the STS tag characters minus `/` (a role policy that reads
+ * `${aws:PrincipalTag/tenant}` in a resource path would let tenant "b/x" into tenant "b"'s
+ * prefix) and minus every separator but the plain space (no U+2028 line breaks or NBSP tricks).
+ * Non-empty, because `${aws:PrincipalTag/tenant}*` with an empty tag is `*`.
+ */
+export const TAG_CLAIM_VALUE_PATTERN = /^[\p{L}\p{N}_.:=+\-@ ]+$/u;
+
+/**
+ * A claim inside a session policy string: ASCII letters, digits and `_ . @ : + = , -` only, and
+ * non-empty. This excludes IAM wildcards (`*` `?`), policy variables and their escapes (`$ { }`),
+ * path separators (`/`, so `../` and prefix-crossing are impossible), JSON quotes and
+ * backslashes, all whitespace and control characters, and every non-ASCII look-alike. An empty
+ * value would turn `{{claims.tenant}}*` into `*`.
+ */
+export const POLICY_CLAIM_VALUE_PATTERN = /^[A-Za-z0-9_.@:+=,-]+$/;
+
+/** RoleSessionName and SourceIdentity: [\w+=,.@-], 2–64 characters (AssumeRole API reference). */
+export const SESSION_NAME_PATTERN = /^[\w+=,.@-]{2,64}$/;
+
+const SESSION_NAME_CHARACTER = /^[\w+=,.@-]$/;
+
+/** Hex characters of SHA-256 appended to every RoleSessionName (64 bits: collisions are negligible). */
+export const SESSION_NAME_HASH_CHARS = 16;
+
+/** The prefix of a SourceIdentity that did not fit the STS pattern and was hashed instead. */
+export const HASHED_SOURCE_IDENTITY_PREFIX = 'sha256-';
+
+const DEFAULT_SUBJECT_TEMPLATE = '{{claims.sub}}';
+
+/** Where a rendered value goes, and the rule each claim inside it must pass. */
+interface Sink {
+  /** Config path of the templated field, e.g. `sessionTags.tenant`; never the value. */
+  field: string;
+  /** Undefined: any string the template renderer accepts (the result is hashed or sanitised). */
+  claimPattern: RegExp | undefined;
+}
+
+export type RejectionProblem =
+  | 'missing'
+  | 'not_string'
+  | 'too_long'
+  | 'disallowed_characters'
+  | 'rendered_too_long';
+
+/** The `cause` of a `claim_value_rejected` ForbiddenError. It names the variable, never the value. */
+export interface ClaimRejection {
+  mapping: string;
+  field: string;
+  variable: string | undefined;
+  problem: RejectionProblem;
+  length?: number;
+  limit?: number;
+}
+
+export function claimRejected(rejection: ClaimRejection): ForbiddenError {
+  return new ForbiddenError('claim_value_rejected', { cause: rejection });
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export interface RenderScope {
+  context: TemplateContext;
+  limitOf: LimitOf;
+}
+
+export function renderScope(identity: Identity, provider: Provider, mapping: Mapping): RenderScope {
+  return {
+    context: {
+      claims: identity.claims,
+      provider: { id: provider.id },
+      mapping: { id: mapping.id },
+    },
+    limitOf: templateLimits(provider, mapping.id),
+  };
+}
+
+/**
+ * Renders one template, checking every variable's value against the sink's rule. The shared
+ * renderer refuses missing, non-string and over-long claims; those become claim_value_rejected too.
+ */
+function renderChecked(template: string, sink: Sink, scope: RenderScope, mapping: string): string {
+  const parsed = parseTemplate(template);
+  if (!parsed.ok) throw new Error(`${sink.field}: ${parsed.message}`);
+  return parsed.parts
+    .map((part) => {
+      if (part.kind === 'text') return part.text;
+      let value: string;
+      try {
+        value = renderTemplate(`{{${part.name}}}`, scope.context, scope.limitOf);
+      } catch (error) {
+        if (!(error instanceof ForbiddenError)) throw error;
+        const cause = error.cause as { problem: 'missing' | 'not_string' | 'too_long' };
+        throw claimRejected({
+          mapping,
+          field: sink.field,
+          variable: part.name,
+          problem: cause.problem,
+        });
+      }
+      if (sink.claimPattern !== undefined && !sink.claimPattern.test(value)) {
+        throw claimRejected({
+          mapping,
+          field: sink.field,
+          variable: part.name,
+          problem: 'disallowed_characters',
+        });
+      }
+      return value;
+    })
+    .join('');
+}
+
+export function renderSessionTags(
+  mapping: Mapping,
+  scope: RenderScope,
+): { Key: string; Value: string }[] {
+  return Object.entries(mapping.sessionTags).map(([key, template]) => {
+    const field = formatConfigPath(['sessionTags', key]);
+    const value = renderChecked(
+      template,
+      { field, claimPattern: TAG_CLAIM_VALUE_PATTERN },
+      scope,
+      mapping.id,
+    );
+    // Claims passed their own rule; the whole value (with its static text) must fit STS's.
+    if (!TAG_VALUE_PATTERN.test(value)) {
+      throw claimRejected({
+        mapping: mapping.id,
+        field,
+        variable: undefined,
+        problem: 'disallowed_characters',
+      });
+    }
+    if (value.length > STS_LIMITS.tagValueChars) {
+      throw claimRejected({
+        mapping: mapping.id,
+        field,
+        variable: undefined,
+        problem: 'rendered_too_long',
+        length: value.length,
+        limit: STS_LIMITS.tagValueChars,
+      });
+    }
+    return { Key: key, Value: value };
+  });
+}
+
+function renderPolicyValue(
+  value: unknown,
+  path: readonly PathSegment[],
+  scope: RenderScope,
+  mapping: string,
+): unknown {
+  if (typeof value === 'string') {
+    const sink = { field: formatConfigPath(path), claimPattern: POLICY_CLAIM_VALUE_PATTERN };
+    return renderChecked(value, sink, scope, mapping);
+  }
+  if (Array.isArray(value)) {
+    return value.map((item, index) => renderPolicyValue(item, [...path, index], scope, mapping));
+  }
+  if (typeof value === 'object' && value !== null) {
+    // Keys are never rendered: templates are refused in keys by config validation.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        renderPolicyValue(item, [...path, key], scope, mapping),
+      ]),
+    );
+  }
+  return value;
+}
+
+/** The session policy as minified JSON, re-checked against the STS limit after rendering. */
+export function renderSessionPolicy(
+  policy: SessionPolicy,
+  mapping: Mapping,
+  scope: RenderScope,
+): string {
+  const rendered = JSON.stringify(renderPolicyValue(policy, ['sessionPolicy'], scope, mapping.id));
+  // AssumeRole `Policy`: the plaintext can't exceed 2,048 characters.
+  if (rendered.length > STS_LIMITS.sessionPolicyChars) {
+    throw new ForbiddenError('policy_too_large', {
+      cause: {
+        mapping: mapping.id,
+        length: rendered.length,
+        limit: STS_LIMITS.sessionPolicyChars,
+      },
+    });
+  }
+  return rendered;
+}
+
+/**
+ * SourceIdentity (default `{{claims.sub}}`): kept as rendered when it fits STS's `[\w+=,.@-]{2,64}`,
+ * else `sha256-` + 40 hex of the value, so an email or a long sub still identifies the user.
+ * A rendered value that already starts with `sha256-` is hashed too, so nobody can pose as the
+ * hashed form of someone else's value.
+ */
+export function renderSourceIdentity(mapping: Mapping, scope: RenderScope): string {
+  const value = renderChecked(
+    mapping.sourceIdentity ?? DEFAULT_SUBJECT_TEMPLATE,
+    { field: 'sourceIdentity', claimPattern: undefined },
+    scope,
+    mapping.id,
+  );
+  if (SESSION_NAME_PATTERN.test(value) && !value.startsWith(HASHED_SOURCE_IDENTITY_PREFIX)) {
+    return value;
+  }
+  return `${HASHED_SOURCE_IDENTITY_PREFIX}${sha256Hex(value).slice(0, 40)}`;
+}
+
+/**
+ * RoleSessionName (default `{{claims.sub}}`): every character outside `[\w+=,.@-]` becomes `-`,
+ * the result is cut to leave room, and a hash of (provider, subject, unsanitised rendered value)
+ * is always appended: two identities never share a session name, even when their values
+ * sanitise to the same text or the template is static. Always 17–64 characters.
+ */
+export function renderRoleSessionName(
+  mapping: Mapping,
+  identity: Identity,
+  scope: RenderScope,
+): string {
+  const value = renderChecked(
+    mapping.roleSessionName ?? DEFAULT_SUBJECT_TEMPLATE,
+    { field: 'roleSessionName', claimPattern: undefined },
+    scope,
+    mapping.id,
+  );
+  const sanitised = Array.from(value, (character) =>
+    SESSION_NAME_CHARACTER.test(character) ? character : '-',
+  ).join('');
+  const hash = sha256Hex(
+    JSON.stringify([scope.context.provider.id, identity.subject, value]),
+  ).slice(0, SESSION_NAME_HASH_CHARS);
+  // RoleSessionName: at most 64 characters, including the `-` and the hash.
+  const prefix = sanitised.slice(0, STS_LIMITS.sessionNameMaxChars - SESSION_NAME_HASH_CHARS - 1);
+  return prefix === '' ? hash : `${prefix}-${hash}`;
+}

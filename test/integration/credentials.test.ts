@@ -1,0 +1,221 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subjectHash } from '#shared/audit/audit.ts';
+import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
+import { validateConfig } from '#shared/config/validate.ts';
+import { credentialsRoute } from '#shared/credentials/route.ts';
+import { withHttpStack } from '#shared/http/middleware.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
+import { vendCredentials } from '#shared/sts/vend.ts';
+import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
+import { freshTable } from '../support/local-table.ts';
+import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
+
+/**
+ * The whole vend path against moto (DynamoDB for config and audit, STS for AssumeRole) and a
+ * real OIDC issuer (oauth2-mock-server) on loopback. Only the HTTP layer is in-process.
+ */
+describe('vend path against moto and a real OIDC issuer', () => {
+  let issuer: TestIssuer;
+  let table: Awaited<ReturnType<typeof freshTable>>;
+  let handler: ReturnType<typeof withHttpStack>;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    issuer = await startTestIssuer();
+    table = await freshTable('tvm-vend');
+    const config = validateConfig(
+      {
+        version: 1,
+        providers: [
+          {
+            id: 'mobile',
+            type: 'oidc',
+            issuer: issuer.issuer,
+            audiences: [TEST_AUDIENCE],
+            claims: { tenant: { maxLength: 32 } },
+          },
+        ],
+        mappings: [
+          {
+            id: 'tenant-reader',
+            provider: 'mobile',
+            priority: 100,
+            match: { claim: 'tenant', op: 'exists' },
+            roleArn: 'arn:aws:iam::123456789012:role/tvm/tenant-reader',
+            sessionTags: { tenant: '{{claims.tenant}}' },
+            sessionPolicy: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 's3:GetObject',
+                  Resource: 'arn:aws:s3:::data/{{claims.tenant}}/*',
+                },
+              ],
+            },
+            durationSeconds: 900,
+          },
+        ],
+      },
+      { stage: 'local' },
+    );
+    if (!config.ok) throw new Error(JSON.stringify(config.problems));
+    await new DynamoConfigStore(table.documentClient, table.tableName).apply(config.config, {
+      appliedBy: 'test',
+    });
+    // What the local stage gives the Lambda: the emulator endpoint and dummy credentials.
+    Object.assign(process.env, table.env, { TVM_CONFIG_CACHE_TTL_SECONDS: '0' });
+    handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+  });
+
+  afterAll(async () => {
+    process.env = saved;
+    await issuer.stop();
+  });
+
+  it('vends credentials that STS recognises as the mapped role and session (discovery + JWKS)', async () => {
+    // Prepare
+    const token = await issuer.mint({ sub: 'alice', tenant: 'acme' });
+
+    // Act
+    const result = await handler(
+      httpEvent({
+        method: 'POST',
+        path: '/v1/credentials',
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      fakeContext(),
+    );
+
+    // Assess: the vended keys work, as the mapped role and session.
+    const body = JSON.parse(typeof result === 'string' ? result : (result.body ?? '{}'));
+    expect(body.mapping).toBe('tenant-reader');
+    const sts = new STSClient({
+      endpoint: table.endpoint,
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: body.credentials.accessKeyId,
+        secretAccessKey: body.credentials.secretAccessKey,
+        sessionToken: body.credentials.sessionToken,
+      },
+    });
+    const caller = await sts.send(new GetCallerIdentityCommand({}));
+    expect(caller.Arn).toBe(
+      `arn:aws:sts::123456789012:assumed-role/tenant-reader/${body.roleSessionName}`,
+    );
+    expect(body.assumedRoleArn).toBe(caller.Arn);
+    expect(body.roleSessionName).toMatch(/^alice-[0-9a-f]+$/);
+    expect(issuer.discoveryRequests()).toBe(1);
+  });
+
+  it('writes the audit record to DynamoDB with a TTL, and without secrets', async () => {
+    const token = await issuer.mint({ sub: 'bob', tenant: 'globex' });
+    const result = await handler(
+      httpEvent({
+        method: 'POST',
+        path: '/v1/credentials',
+        headers: { authorization: `Bearer ${token}` },
+        requestId: 'audit-check-1',
+      }),
+      fakeContext(),
+    );
+    const body = JSON.parse(typeof result === 'string' ? result : (result.body ?? '{}'));
+
+    const { Items = [] } = await table.documentClient.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash('mobile', 'bob')}` },
+      }),
+    );
+    expect(Items).toHaveLength(1);
+    expect(Items[0]).toMatchObject({
+      requestId: 'audit-check-1',
+      outcome: 'allowed',
+      mappingId: 'tenant-reader',
+      accessKeyId: body.credentials.accessKeyId,
+      tagKeys: ['tenant'],
+    });
+    expect(Items[0]?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 80 * 86_400);
+    const stored = JSON.stringify(Items[0]);
+    expect(stored).not.toContain(body.credentials.secretAccessKey);
+    expect(stored).not.toContain(body.credentials.sessionToken);
+    expect(stored).not.toContain(token);
+  });
+
+  it('a rejected token is audited in DynamoDB too', async () => {
+    const token = await issuer.mint({ aud: 'other-app', tenant: 'acme' });
+    const result = await handler(
+      httpEvent({
+        method: 'POST',
+        path: '/v1/credentials',
+        headers: { authorization: `Bearer ${token}` },
+        requestId: 'audit-denied-1',
+      }),
+      fakeContext(),
+    );
+    expect(typeof result === 'string' ? 200 : result.statusCode).toBe(401);
+    const { Items = [] } = await table.documentClient.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': `AUDIT#unauthenticated#${new Date().toISOString().slice(0, 13)}`,
+        },
+      }),
+    );
+    expect(Items.find((item) => item.requestId === 'audit-denied-1')).toMatchObject({
+      outcome: 'denied',
+      reason: 'audience_mismatch',
+    });
+  });
+});
+
+describe('STS that never answers', () => {
+  let silent: Server;
+  const sockets = new Set<Socket>();
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('times out within the vend budget and answers 503, with nothing vended', async () => {
+    // A TCP server that accepts and never replies: STS hanging.
+    silent = createServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const sts = new STSClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const started = Date.now();
+    const error = await vendCredentials(
+      sts,
+      {
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/x',
+        roleSessionName: 'alice-1',
+        sourceIdentity: 'alice',
+        tags: [],
+        transitiveTagKeys: [],
+        policy: undefined,
+        policySha256: undefined,
+        policyArns: [],
+        durationSeconds: 900,
+        externalId: undefined,
+        matched: [],
+        mapping: { id: 'x' } as never,
+      },
+      { timeoutMs: 300, maxAttempts: 2, backoffBaseMs: 0 },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 503, failure: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * The credentials route with its real middleware stack, the real OIDC authenticator against a
+ * real issuer on loopback, the real decide(), a mocked STS (to count calls and assert inputs)
+ * and an in-memory audit sink. One place that every route-level test drives.
+ */
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { expect } from 'vitest';
+import type { AuditRecord, AuditSink } from '#shared/audit/audit.ts';
+import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
+import type { TvmConfig } from '#shared/config/schema.ts';
+import { configHash } from '#shared/config/store.ts';
+import { validateConfig } from '#shared/config/validate.ts';
+import type { IssueDeps } from '#shared/credentials/issue.ts';
+import { credentialsRoute } from '#shared/credentials/route.ts';
+import { ConfigMissingError } from '#shared/errors.ts';
+import { withHttpStack } from '#shared/http/middleware.ts';
+import { fakeContext, httpEvent } from './lambda-fakes.ts';
+import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from './oidc-issuer.ts';
+
+export const stsMock = mockClient(STSClient);
+
+export const STS_ANSWER = {
+  Credentials: {
+    AccessKeyId: 'ASIATESTACCESSKEY',
+    SecretAccessKey: 'test-secret-access-key',
+    SessionToken: 'test-session-token',
+    Expiration: new Date('2030-01-01T01:00:00Z'),
+  },
+  AssumedRoleUser: {
+    Arn: 'arn:aws:sts::123456789012:assumed-role/reader/session',
+    AssumedRoleId: 'AROATEST:session',
+  },
+};
+
+/** Two mappings: everyone with a tenant reads their prefix; admins get more. */
+export function harnessConfig(issuer: TestIssuer): unknown {
+  return {
+    version: 1,
+    providers: [
+      {
+        id: 'mobile',
+        type: 'oidc',
+        issuer: issuer.issuer,
+        jwksUri: issuer.jwksUri,
+        audiences: [TEST_AUDIENCE, 'second-client'],
+        authorizedParties: [TEST_AUDIENCE],
+        preset: 'cognito',
+        claims: { tenant: { maxLength: 32 } },
+        jwks: { cooldownSeconds: 30 },
+      },
+    ],
+    mappings: [
+      {
+        id: 'admin',
+        provider: 'mobile',
+        priority: 200,
+        match: { claim: 'groups', op: 'contains', value: 'admins' },
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/admin',
+        durationSeconds: 3600,
+      },
+      {
+        id: 'reader',
+        provider: 'mobile',
+        priority: 100,
+        match: { claim: 'tenant', op: 'exists' },
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
+        sessionTags: { tenant: '{{claims.tenant}}' },
+        transitiveTagKeys: ['tenant'],
+        sessionPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['s3:GetObject'],
+              Resource: ['arn:aws:s3:::tenant-data/{{claims.tenant}}/*'],
+            },
+          ],
+        },
+        durationSeconds: 1800,
+      },
+    ],
+  };
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST';
+  /** A token, sent as `Bearer <token>`. */
+  token?: string;
+  /** The raw Authorization header, when a test needs a malformed one. */
+  authorization?: string;
+  body?: string;
+  query?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+  raw: string;
+}
+
+export interface Harness {
+  issuer: TestIssuer;
+  audits: AuditRecord[];
+  config: TvmConfig;
+  /** A valid Cognito-style ID token for the harness provider, with extra claims. */
+  mint(claims?: Record<string, unknown>): Promise<string>;
+  call(options: CallOptions): Promise<CallResult>;
+  /** Makes the next audit writes fail (to prove fail-closed). */
+  failAudits(fail: boolean): void;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startHarness(
+  options: { config?: (issuer: TestIssuer) => unknown; withoutConfig?: boolean } = {},
+): Promise<Harness> {
+  stsMock.reset();
+  stsMock.on(AssumeRoleCommand).resolves(STS_ANSWER);
+  const issuer = await startTestIssuer();
+  const validated = validateConfig((options.config ?? harnessConfig)(issuer), { stage: 'local' });
+  if (!validated.ok)
+    throw new Error(`harness config invalid: ${JSON.stringify(validated.problems)}`);
+  const config = validated.config;
+  const audits: AuditRecord[] = [];
+  let auditFails = false;
+  const audit: AuditSink = {
+    async write(record) {
+      if (auditFails) throw new Error('DynamoDB unavailable');
+      audits.push(record);
+    },
+  };
+  const silent = { info() {}, warn() {}, error() {} };
+  const deps: IssueDeps = {
+    config: {
+      async require() {
+        if (options.withoutConfig === true) throw new ConfigMissingError();
+        return { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
+      },
+    },
+    authenticator: createOidcAuthenticator({ stage: 'local' }),
+    sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
+    audit,
+    vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
+    logger: silent,
+    now: () => new Date(),
+  };
+  const handler = withHttpStack(credentialsRoute(deps));
+
+  return {
+    issuer,
+    audits,
+    config,
+    mint: (claims = {}) => issuer.mint({ token_use: 'id', tenant: 'acme', ...claims }),
+    async call(call) {
+      counter += 1;
+      const headers: Record<string, string> = {};
+      if (call.authorization !== undefined) headers.authorization = call.authorization;
+      else if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
+      const event = httpEvent({
+        method: call.method ?? 'POST',
+        path: '/v1/credentials',
+        headers,
+        requestId: `req-${counter}`,
+        ...(call.body === undefined ? {} : { body: call.body }),
+        ...(call.query === undefined ? {} : { query: call.query }),
+      });
+      const result = await handler(event, fakeContext());
+      const raw = typeof result === 'string' ? result : (result.body ?? '');
+      return {
+        status: typeof result === 'string' ? 200 : (result.statusCode ?? 200),
+        headers: (typeof result === 'string' ? {} : (result.headers ?? {})) as Record<
+          string,
+          string
+        >,
+        body: raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>),
+        raw,
+      };
+    },
+    failAudits(fail) {
+      auditFails = fail;
+    },
+    stop: () => issuer.stop(),
+  };
+}
+
+const GENERIC: Record<number, { type: string; title: string }> = {
+  400: { type: 'urn:tvm:problem:bad-request', title: 'Bad Request' },
+  401: { type: 'urn:tvm:problem:authentication', title: 'Unauthorized' },
+  403: { type: 'urn:tvm:problem:forbidden', title: 'Forbidden' },
+  413: { type: 'urn:tvm:problem:payload-too-large', title: 'Payload Too Large' },
+  503: { type: 'urn:tvm:problem:upstream', title: 'Service Unavailable' },
+};
+
+/**
+ * The four things every rejection must show: the status with its generic problem body (401 and
+ * 403 carry no detail at all), zero STS calls, and exactly one audit record with the reason.
+ */
+export function expectRejection(
+  harness: Harness,
+  result: CallResult,
+  expected: { status: number; reason: string },
+): void {
+  expect(result.status).toBe(expected.status);
+  expect(result.headers['content-type']).toBe('application/problem+json');
+  const generic = GENERIC[expected.status];
+  if (expected.status === 401 || expected.status === 403 || expected.status === 503) {
+    expect(result.body).toEqual({
+      ...generic,
+      status: expected.status,
+      requestId: expect.any(String),
+    });
+  } else {
+    expect(result.body).toMatchObject({ ...generic, status: expected.status });
+  }
+  expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  expect(harness.audits).toHaveLength(1);
+  expect(harness.audits[0]).toMatchObject({
+    reason: expected.reason,
+    outcome: expect.stringMatching(/denied|error/),
+  });
+  expect(JSON.stringify(harness.audits[0])).not.toContain('test-secret-access-key');
+}
