@@ -22,6 +22,7 @@ import {
   type ConfigProblem,
 } from '#shared/errors.ts';
 import { explainDecision, formatExplanation } from '#shared/mapping/explain.ts';
+import { DEFAULT_DEV_ISSUER, mintDevToken } from '../local/dev-token.ts';
 
 export const EXIT = { ok: 0, invalid: 1, usage: 2, upstream: 3, conflict: 4 } as const;
 
@@ -61,6 +62,9 @@ commands:
                                     one and its rendered tags, session policy and session name,
                                     against the current generation (or --config <file>); no STS
                                     call is made. Exit 0 when a mapping is chosen, 1 when denied
+  dev-token --sub <sub> [--claim k=v ...] [--issuer <url>] [--expires-in <s>]
+                                    print an ID token from the development issuer that npm start
+                                    runs (local only); a repeated --claim key makes a list
 
 options:
   --stage <s>         stage whose rules apply (default $TVM_STAGE or dev); http:// URLs are
@@ -127,6 +131,10 @@ interface Parsed {
     mapping?: string | undefined;
     duration?: string | undefined;
     config?: string | undefined;
+    sub?: string | undefined;
+    claim?: string[] | undefined;
+    issuer?: string | undefined;
+    'expires-in'?: string | undefined;
     help?: boolean | undefined;
   };
 }
@@ -153,6 +161,10 @@ export function parseCliArgs(argv: string[]): Parsed {
         mapping: { type: 'string' },
         duration: { type: 'string' },
         config: { type: 'string' },
+        sub: { type: 'string' },
+        claim: { type: 'string', multiple: true },
+        issuer: { type: 'string' },
+        'expires-in': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -215,6 +227,7 @@ const COMMAND_OPTIONS: Record<string, { args: number; options: string[] }> = {
       'config',
     ],
   },
+  'dev-token': { args: 0, options: ['sub', 'claim', 'issuer', 'expires-in'] },
 };
 
 export async function runCli(
@@ -271,6 +284,38 @@ export async function runCli(
         if (claims === undefined) throw new UsageError('"explain" needs --claims <file|json>');
         const duration = positiveInt(parsed.values.duration, '--duration');
         return await commands.explain({ provider, claims, mapping, duration, config });
+      }
+      case 'dev-token': {
+        const { sub, issuer } = parsed.values;
+        if (sub === undefined || sub === '')
+          throw new UsageError('"dev-token" needs --sub <subject>');
+        const claims: Record<string, string | string[]> = {};
+        for (const pair of parsed.values.claim ?? []) {
+          const match = /^([^=]+)=(.*)$/s.exec(pair);
+          if (match?.[1] === undefined)
+            throw new UsageError(`--claim must be key=value, got "${pair}"`);
+          const [key, value] = [match[1], match[2] ?? ''];
+          const previous = claims[key];
+          claims[key] = previous === undefined ? value : [...[previous].flat(), value];
+        }
+        const expiresIn = positiveInt(parsed.values['expires-in'], '--expires-in');
+        const from = issuer ?? DEFAULT_DEV_ISSUER;
+        try {
+          io.out(
+            await mintDevToken({
+              issuer: from,
+              subject: sub,
+              claims,
+              ...(expiresIn === undefined ? {} : { expiresIn }),
+            }),
+          );
+          return EXIT.ok;
+        } catch (error) {
+          io.err(
+            `${paint.red('error:')} no token from the development issuer at ${from} (${(error as Error).message}); is \`npm start\` running?`,
+          );
+          return EXIT.upstream;
+        }
       }
       default:
         throw new UsageError(`unknown command "${name}"`);

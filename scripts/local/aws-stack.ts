@@ -24,7 +24,8 @@ export const VENV_DIR = process.env.TVM_VENV_DIR ?? join(PROJECT_ROOT, '.venv');
 export const REQUIREMENTS = join(PROJECT_ROOT, 'scripts', 'local', 'requirements.txt');
 export const STATE_DIR = join(PROJECT_ROOT, '.local');
 export const DEFAULT_PORT = 5000;
-export const LOCAL_REGION = 'us-east-1';
+/** serverless.yml's default region: serverless-offline sets AWS_REGION to it for the functions. */
+export const LOCAL_REGION = 'eu-west-1';
 
 export class LocalStackError extends Error {
   constructor(message: string) {

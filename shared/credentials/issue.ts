@@ -120,12 +120,22 @@ export async function auditRefusal(
   }
 }
 
+/** The config or a 503: DynamoDB down, or a damaged generation, is an unavailable dependency. */
+async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGeneration> {
+  try {
+    return await deps.config.require();
+  } catch (error) {
+    if (error instanceof AppError && error.statusCode === 503) throw error;
+    throw Object.assign(new UpstreamError(error, 5), { reason: 'config_unavailable' });
+  }
+}
+
 export async function issueCredentials(deps: IssueDeps, request: IssueRequest): Promise<Issued> {
   let identity: Identity | undefined;
   let decision: Decision | undefined;
   let credentials: VendedCredentials;
   try {
-    const { config } = await deps.config.require();
+    const { config } = await loadConfig(deps);
     const providers = config.providers.filter((p): p is OidcProvider => p.type === 'oidc');
     identity = await deps.authenticator.authenticate(
       request.token,

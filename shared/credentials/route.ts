@@ -83,14 +83,18 @@ function parseBody(event: HttpEvent): z.output<typeof PostBody> {
   return parseOrThrow(PostBody, value);
 }
 
-function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+function parseOrThrow<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: 'field(s)' | 'query parameter(s)' = 'field(s)',
+): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue?.path.join('.') ?? '';
   const detail =
     issue?.code === 'unrecognized_keys'
-      ? `unknown field(s): ${issue.keys.join(', ')}; the body takes provider, mapping and durationSeconds`
+      ? `unknown ${where}: ${issue.keys.join(', ')}; ${where === 'field(s)' ? 'the body takes provider, mapping and durationSeconds' : 'GET takes provider, mapping, durationSeconds and format'}`
       : field === 'durationSeconds'
         ? `durationSeconds must be an integer from ${STS_LIMITS.minDurationSeconds} to ${STS_LIMITS.maxDurationSeconds}`
         : `invalid ${field || 'request'}`;
@@ -99,13 +103,14 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<
 
 function parseRequest(event: HttpEvent): ParsedRequest {
   const method = event.requestContext.http.method;
-  // The token first: an unauthenticated caller learns nothing about what the body may hold.
+  // The header's shape first (not its signature): a request with no bearer token is a 401
+  // before any body parsing. The token itself is verified once the request is well formed.
   const token = bearerToken(event);
   if (method === 'POST') {
     const body = parseBody(event);
     return { token, ...body, format: 'json' };
   }
-  const query = parseOrThrow(GetQuery, event.queryStringParameters ?? {});
+  const query = parseOrThrow(GetQuery, event.queryStringParameters ?? {}, 'query parameter(s)');
   return {
     token,
     ...(query.provider === undefined ? {} : { provider: query.provider }),

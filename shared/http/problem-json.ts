@@ -145,6 +145,8 @@ export function problemResponse(
     'content-type': PROBLEM_CONTENT_TYPE,
     'cache-control': 'no-store',
   };
+  // RFC 9110 §11.6.1: a 401 names the scheme; the bare challenge reveals no reason.
+  if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
   if (
     (problem.status === 429 || problem.status === 503) &&
     problem.retryAfterSeconds !== undefined

@@ -9,6 +9,7 @@ import { credentialsRoute } from '#shared/credentials/route.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { vendCredentials } from '#shared/sts/vend.ts';
+import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
 import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
 import { freshTable } from '../support/local-table.ts';
 import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
@@ -95,7 +96,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
     expect(body.mapping).toBe('tenant-reader');
     const sts = new STSClient({
       endpoint: table.endpoint,
-      region: 'us-east-1',
+      region: LOCAL_REGION,
       credentials: {
         accessKeyId: body.credentials.accessKeyId,
         secretAccessKey: body.credentials.secretAccessKey,
@@ -192,7 +193,7 @@ describe('STS that never answers', () => {
     const port = (silent.address() as { port: number }).port;
     const sts = new STSClient({
       endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
+      region: LOCAL_REGION,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       maxAttempts: 1,
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createDocumentClient } from '#shared/aws.ts';
-import { ensureTable, localAwsEnv } from '../../scripts/local/aws-stack.ts';
+import { ensureTable, LOCAL_REGION, localAwsEnv } from '../../scripts/local/aws-stack.ts';
 
 /** A fresh table in the shared moto, so test files never see each other's items. */
 export async function freshTable(prefix = 'tvm-test'): Promise<{
@@ -15,7 +15,7 @@ export async function freshTable(prefix = 'tvm-test'): Promise<{
   await ensureTable(endpoint, tableName);
   const documentClient = createDocumentClient({
     endpoint,
-    region: 'us-east-1',
+    region: LOCAL_REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   return { endpoint, tableName, env: localAwsEnv(endpoint, tableName), documentClient };

@@ -115,7 +115,12 @@ export interface Harness {
 let counter = 0;
 
 export async function startHarness(
-  options: { config?: (issuer: TestIssuer) => unknown; withoutConfig?: boolean } = {},
+  options: {
+    config?: (issuer: TestIssuer) => unknown;
+    withoutConfig?: boolean;
+    /** Makes every config read fail with this error (DynamoDB unreachable, damaged generation). */
+    configError?: Error;
+  } = {},
 ): Promise<Harness> {
   stsMock.reset();
   stsMock.on(AssumeRoleCommand).resolves(STS_ANSWER);
@@ -137,6 +142,7 @@ export async function startHarness(
     config: {
       async require() {
         if (options.withoutConfig === true) throw new ConfigMissingError();
+        if (options.configError !== undefined) throw options.configError;
         return { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
       },
     },
@@ -206,6 +212,7 @@ export function expectRejection(
   expect(result.status).toBe(expected.status);
   expect(result.headers['content-type']).toBe('application/problem+json');
   const generic = GENERIC[expected.status];
+  if (expected.status === 401) expect(result.headers['www-authenticate']).toBe('Bearer');
   if (expected.status === 401 || expected.status === 403 || expected.status === 503) {
     expect(result.body).toEqual({
       ...generic,

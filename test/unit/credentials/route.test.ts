@@ -202,3 +202,18 @@ describe('credentials route without config', () => {
     }
   });
 });
+
+describe('credentials route with a failing config store', () => {
+  it('answers 503 (not 500) when DynamoDB cannot be read, audited as config_unavailable', async () => {
+    const failing = await startHarness({
+      configError: new Error('DynamoDB: connect ECONNREFUSED'),
+    });
+    try {
+      const result = await failing.call({ token: await failing.mint() });
+      expectRejection(failing, result, { status: 503, reason: 'config_unavailable' });
+      expect(result.headers['retry-after']).toBe('5');
+    } finally {
+      await failing.stop();
+    }
+  });
+});

@@ -1,0 +1,563 @@
+/**
+ * docs/openapi.yaml must describe what the code does: the routes serverless.yml deploys, the
+ * bodies and headers the real handlers answer with, and the error examples the real error
+ * paths produce. docs/api.md must list every audit reason code the code can write.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseDocument, type Tags, type YAMLMap, type YAMLSeq } from 'yaml';
+import { ID_PATTERN, STS_LIMITS } from '#shared/config/schema.ts';
+import { MAX_AUTHORIZATION_BYTES, MAX_BODY_BYTES } from '#shared/credentials/route.ts';
+import type { AppErrorCode } from '#shared/errors.ts';
+import { problemType } from '#shared/http/problem-json.ts';
+import { health } from '../../../functions/health/handler.ts';
+import {
+  type CallOptions,
+  type CallResult,
+  type Harness,
+  startHarness,
+  stsMock,
+} from '../../support/vend-harness.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const read = (file: string): string => readFileSync(`${root}${file}`, 'utf8');
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses YAML and fails on any error or warning (an unknown tag is a warning). */
+function parseYaml(text: string, customTags: Tags = []): unknown {
+  const document = parseDocument(text, { customTags });
+  expect(document.errors.map(String)).toEqual([]);
+  expect(document.warnings.map(String)).toEqual([]);
+  return document.toJS();
+}
+
+/** CloudFormation's short-form intrinsic functions, so that serverless.yml parses cleanly. */
+const CLOUDFORMATION_TAGS: Tags = [
+  'Base64',
+  'Cidr',
+  'Condition',
+  'Equals',
+  'FindInMap',
+  'GetAtt',
+  'GetAZs',
+  'If',
+  'ImportValue',
+  'Join',
+  'Not',
+  'And',
+  'Or',
+  'Ref',
+  'Select',
+  'Split',
+  'Sub',
+].flatMap((name) => {
+  const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
+  const fromCollection = (node: YAMLMap.Parsed | YAMLSeq.Parsed) => ({ [key]: node.toJSON() });
+  return [
+    { tag: `!${name}`, resolve: (value: string) => ({ [key]: value }) },
+    { tag: `!${name}`, collection: 'seq' as const, resolve: fromCollection },
+    { tag: `!${name}`, collection: 'map' as const, resolve: fromCollection },
+  ];
+});
+
+const spec = parseYaml(read('docs/openapi.yaml')) as JsonObject;
+
+/** Follows `$ref`s inside this document (`#/components/...`). */
+function deref(value: Json | undefined): Json | undefined {
+  let current = value;
+  for (let hops = 0; isObject(current) && typeof current.$ref === 'string'; hops += 1) {
+    if (hops > 20) throw new Error('$ref cycle');
+    const pointer = current.$ref;
+    if (!pointer.startsWith('#/')) throw new Error(`external $ref ${pointer}`);
+    current = pointer
+      .slice(2)
+      .split('/')
+      .reduce<Json | undefined>((node, part) => (isObject(node) ? node[part] : undefined), spec);
+    if (current === undefined) throw new Error(`dangling $ref ${pointer}`);
+  }
+  return current;
+}
+
+function child(value: Json | undefined, ...keys: string[]): Json | undefined {
+  return keys.reduce<Json | undefined>((node, key) => {
+    const resolved = deref(node);
+    return isObject(resolved) ? resolved[key] : undefined;
+  }, value);
+}
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** `GET /v1/health`-style keys of every operation the spec documents. */
+function documentedRoutes(): string[] {
+  const paths = spec.paths as JsonObject;
+  return Object.entries(paths).flatMap(([path, item]) =>
+    Object.keys(item as JsonObject)
+      .filter((key) => HTTP_METHODS.includes(key))
+      .map((method) => `${method.toUpperCase()} ${path}`),
+  );
+}
+
+/** Every `functions.*.events[].httpApi` route in serverless.yml, in either of its two forms. */
+function deployedRoutes(): string[] {
+  const serverless = parseYaml(read('serverless.yml'), CLOUDFORMATION_TAGS) as {
+    functions: Record<
+      string,
+      { events?: { httpApi?: string | { method: string; path: string } }[] }
+    >;
+  };
+  return Object.values(serverless.functions).flatMap((fn) =>
+    (fn.events ?? []).flatMap((event) => {
+      const route = event.httpApi;
+      if (route === undefined) return [];
+      if (typeof route === 'string') {
+        const [method = '', path = ''] = route.trim().split(/\s+/);
+        return [`${method.toUpperCase()} ${path}`];
+      }
+      return [`${route.method.toUpperCase()} ${route.path}`];
+    }),
+  );
+}
+
+/**
+ * The JSON Schema subset the spec uses. `closed` treats every object schema with `properties`
+ * as if it had `additionalProperties: false`: the schemas stay open for clients (new fields may
+ * come), but everything the code sends today must be documented.
+ */
+function validate(
+  schemaRef: Json | undefined,
+  value: unknown,
+  closed: boolean,
+  at = '$',
+): string[] {
+  const schema = deref(schemaRef);
+  if (!isObject(schema)) return [`${at}: no schema`];
+  const problems: string[] = [];
+  if (Array.isArray(schema.oneOf)) {
+    const passing = schema.oneOf.filter((option) => validate(option, value, closed).length === 0);
+    if (passing.length !== 1) {
+      problems.push(`${at}: matches ${passing.length} of the oneOf schemas, not exactly 1`);
+    }
+  }
+  if ('const' in schema && value !== schema.const) {
+    problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`);
+  }
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value as Json)) {
+    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  }
+  switch (schema.type) {
+    case 'string':
+      if (typeof value !== 'string') return [...problems, `${at}: not a string`];
+      if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) {
+        problems.push(`${at}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+      }
+      if (
+        schema.format === 'date-time' &&
+        !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value)
+      ) {
+        problems.push(`${at}: ${JSON.stringify(value)} is not an RFC 3339 date-time`);
+      }
+      break;
+    case 'integer':
+      if (!Number.isInteger(value)) return [...problems, `${at}: not an integer`];
+      if (typeof schema.minimum === 'number' && (value as number) < schema.minimum) {
+        problems.push(`${at}: below ${schema.minimum}`);
+      }
+      if (typeof schema.maximum === 'number' && (value as number) > schema.maximum) {
+        problems.push(`${at}: above ${schema.maximum}`);
+      }
+      break;
+    case 'object': {
+      if (!isObject(value)) return [...problems, `${at}: not an object`];
+      const properties = isObject(schema.properties) ? schema.properties : {};
+      for (const name of Array.isArray(schema.required) ? schema.required : []) {
+        if (!(String(name) in value)) problems.push(`${at}: missing required ${String(name)}`);
+      }
+      const shut = schema.additionalProperties === false || (closed && 'properties' in schema);
+      for (const [name, inner] of Object.entries(value)) {
+        const property = properties[name];
+        if (property !== undefined)
+          problems.push(...validate(property, inner, closed, `${at}.${name}`));
+        else if (shut) problems.push(`${at}: undocumented field ${name}`);
+      }
+      break;
+    }
+    case undefined:
+      break;
+    default:
+      problems.push(`${at}: the test does not know type ${JSON.stringify(schema.type)}`);
+  }
+  return problems;
+}
+
+function operation(method: string, path: string): JsonObject {
+  const found = child(spec.paths, path, method);
+  if (!isObject(found)) throw new Error(`${method.toUpperCase()} ${path} is not documented`);
+  return found;
+}
+
+function documentedResponse(method: string, path: string, status: number): JsonObject {
+  const found = deref(child(operation(method, path).responses, String(status)));
+  if (!isObject(found)) throw new Error(`${method} ${path} does not document ${status}`);
+  return found;
+}
+
+/** Headers the code sets that a client relies on: each one it sends must be documented. */
+const DOCUMENTED_HEADERS = ['cache-control', 'pragma', 'retry-after'];
+
+/** Checks a real answer against the documented response: media type, body and headers. */
+function expectDocumented(method: string, path: string, result: CallResult): JsonObject {
+  const response = documentedResponse(method, path, result.status);
+  const content = response.content as JsonObject;
+  const mediaType = result.headers['content-type'] ?? '';
+  expect(Object.keys(content), `${result.status} media type`).toContain(mediaType);
+  expect(validate(child(content, mediaType, 'schema'), result.body, true)).toEqual([]);
+  const headers = isObject(response.headers) ? response.headers : {};
+  const documented = Object.keys(headers).map((name) => name.toLowerCase());
+  for (const name of DOCUMENTED_HEADERS) {
+    if (result.headers[name] !== undefined) expect(documented, `${result.status}`).toContain(name);
+  }
+  for (const [name, header] of Object.entries(headers)) {
+    const sent = result.headers[name.toLowerCase()];
+    if (child(header, 'required') === true) expect(sent, `header ${name}`).toBeDefined();
+    if (sent === undefined) continue;
+    const schema = child(header, 'schema');
+    const typed = child(schema, 'type') === 'integer' ? Number(sent) : sent;
+    expect(validate(schema, typed, true), `header ${name}`).toEqual([]);
+  }
+  return content[mediaType] as JsonObject;
+}
+
+function examplesOf(media: JsonObject): Record<string, Json> {
+  const examples = isObject(media.examples) ? media.examples : {};
+  return Object.fromEntries(
+    Object.entries(examples).map(([name, example]) => [name, child(example, 'value') as Json]),
+  );
+}
+
+/** Every request/response example in the spec, with the schema it claims to follow. */
+function allExamples(): { where: string; schema: Json | undefined; value: Json }[] {
+  const found: { where: string; schema: Json | undefined; value: Json }[] = [];
+  const collect = (where: string, media: Json | undefined) => {
+    if (!isObject(media)) return;
+    for (const [name, value] of Object.entries(examplesOf(media))) {
+      found.push({ where: `${where} example ${name}`, schema: media.schema, value });
+    }
+  };
+  for (const route of documentedRoutes()) {
+    const [method = '', path = ''] = route.split(' ');
+    const op = operation(method.toLowerCase(), path);
+    for (const [type, media] of Object.entries(
+      (child(op.requestBody, 'content') ?? {}) as JsonObject,
+    )) {
+      collect(`${route} request ${type}`, media);
+    }
+    for (const [status, response] of Object.entries(op.responses as JsonObject)) {
+      for (const [type, media] of Object.entries(
+        (child(response, 'content') ?? {}) as JsonObject,
+      )) {
+        collect(`${route} ${status} ${type}`, media);
+      }
+    }
+  }
+  return found;
+}
+
+/** The string literals of `export type <name> = | 'a' | 'b';` in a source file. */
+function unionLiterals(file: string, name: string): string[] {
+  const match = new RegExp(`export type ${name} =([^;]+);`).exec(read(file));
+  if (match?.[1] === undefined) throw new Error(`${name} not found in ${file}`);
+  return [...match[1].matchAll(/'([A-Za-z_]+)'/g)].map((literal) => literal[1] as string);
+}
+
+describe('docs/openapi.yaml', () => {
+  it('is OpenAPI 3.1 with the v1 routes, and the SAML routes are left out until they exist', () => {
+    expect(String(spec.openapi)).toMatch(/^3\.1\.\d+$/);
+    expect(documentedRoutes().sort()).toEqual([
+      'GET /v1/credentials',
+      'GET /v1/health',
+      'POST /v1/credentials',
+    ]);
+  });
+
+  it('documents exactly the routes serverless.yml deploys', () => {
+    expect(documentedRoutes().sort()).toEqual(deployedRoutes().sort());
+  });
+
+  it('requires the bearer token everywhere except the health route', () => {
+    expect(child(spec.components, 'securitySchemes', 'idToken')).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(spec.security).toEqual([{ idToken: [] }]);
+    expect(operation('get', '/v1/health').security).toEqual([]);
+    expect(operation('get', '/v1/credentials').security).toBeUndefined();
+    expect(operation('post', '/v1/credentials').security).toBeUndefined();
+  });
+
+  it('states the limits the code enforces', () => {
+    expect(child(spec.components, 'schemas', 'Id', 'pattern')).toBe(ID_PATTERN.source);
+    expect(child(spec.components, 'schemas', 'DurationSeconds')).toMatchObject({
+      minimum: STS_LIMITS.minDurationSeconds,
+      maximum: STS_LIMITS.maxDurationSeconds,
+    });
+    const text = read('docs/openapi.yaml');
+    expect(text).toContain(MAX_AUTHORIZATION_BYTES.toLocaleString('en-US'));
+    expect(text).toContain(MAX_BODY_BYTES.toLocaleString('en-US'));
+    const query = (operation('get', '/v1/credentials').parameters as Json[]).map((p) =>
+      child(p, 'name'),
+    );
+    expect(query.sort()).toEqual(['durationSeconds', 'format', 'mapping', 'provider']);
+    expect(child(spec.components, 'parameters', 'Format', 'schema', 'enum')).toEqual([
+      'container',
+      'process',
+    ]);
+  });
+
+  it('has examples that follow their own schemas', () => {
+    const examples = allExamples();
+    expect(examples.length).toBeGreaterThan(10);
+    for (const { where, schema, value } of examples) {
+      expect(validate(schema, value, true), where).toEqual([]);
+    }
+  });
+
+  it('uses only problem types the code can produce', () => {
+    const codes = unionLiterals('shared/errors.ts', 'AppErrorCode').map((code) =>
+      problemType(code as AppErrorCode),
+    );
+    expect(codes).toContain('urn:tvm:problem:bad-request');
+    const used = [...read('docs/openapi.yaml').matchAll(/urn:tvm:problem:[a-z-]+/g)].map(
+      (match) => match[0],
+    );
+    expect(used.length).toBeGreaterThan(0);
+    for (const type of used) expect(codes).toContain(type);
+  });
+
+  const validator = `${root}.venv/bin/openapi-spec-validator`;
+  const hasValidator = existsSync(validator);
+  it.skipIf(!hasValidator)(
+    hasValidator
+      ? 'passes openapi-spec-validator'
+      : 'passes openapi-spec-validator (SKIPPED: .venv/bin/openapi-spec-validator is missing; `npm run setup` installs it with moto)',
+    () => {
+      const run = spawnSync(validator, ['--schema', '3.1', `${root}docs/openapi.yaml`], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.error).toBeUndefined();
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    },
+    90_000,
+  );
+});
+
+describe('docs/openapi.yaml against the real health handler', () => {
+  it('GET /v1/health', async () => {
+    const result = await health();
+    expectDocumented('get', '/v1/health', {
+      status: result.statusCode ?? 0,
+      headers: result.headers as Record<string, string>,
+      body: JSON.parse(String(result.body)) as Record<string, unknown>,
+      raw: String(result.body),
+    });
+  });
+});
+
+describe('docs/openapi.yaml against the real credentials route', () => {
+  let harness: Harness;
+
+  beforeEach(async () => {
+    harness = await startHarness();
+  });
+  afterEach(async () => {
+    await harness.stop();
+  });
+
+  it('POST /v1/credentials answers the documented JSON, never cached', async () => {
+    const result = await harness.call({ token: await harness.mint() });
+    expect(result.status).toBe(200);
+    expectDocumented('post', '/v1/credentials', result);
+    expect(result.headers).toMatchObject({ 'cache-control': 'no-store', pragma: 'no-cache' });
+  });
+
+  it.each([
+    ['container', {}, 'ContainerCredentials'],
+    ['container', { format: 'container' }, 'ContainerCredentials'],
+    ['process', { format: 'process' }, 'ProcessCredentials'],
+  ])(
+    'GET /v1/credentials in the %s format, as its documented oneOf branch and example',
+    async (name, query, schemaName) => {
+      const result = await harness.call({ method: 'GET', token: await harness.mint(), query });
+      expect(result.status).toBe(200);
+      const media = expectDocumented('get', '/v1/credentials', result);
+      expect(validate({ $ref: `#/components/schemas/${schemaName}` }, result.body, true)).toEqual(
+        [],
+      );
+      expect(Object.keys(result.body).sort()).toEqual(
+        Object.keys(examplesOf(media)[name] as JsonObject).sort(),
+      );
+      expect(result.headers).toMatchObject({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    },
+  );
+
+  /** [documented status, its example, the request that must reproduce it exactly]. */
+  const errorCases: [number, string, string, (token: string) => CallOptions][] = [
+    [
+      400,
+      'unknownField',
+      'a body naming a role ARN',
+      (token) => ({
+        token,
+        body: JSON.stringify({ roleArn: 'arn:aws:iam::999999999999:role/tvm/admin' }),
+      }),
+    ],
+    [
+      400,
+      'duration',
+      'durationSeconds 43200',
+      (token) => ({
+        token,
+        body: JSON.stringify({ durationSeconds: 43_200 }),
+      }),
+    ],
+    [400, 'notJson', 'a body that is not JSON', (token) => ({ token, body: '{"mapping":' })],
+    [401, 'unauthorized', 'no Authorization header (GET)', () => ({ method: 'GET' })],
+    [
+      401,
+      'unauthorized',
+      'a Basic Authorization header',
+      () => ({
+        authorization: 'Basic dXNlcjpwYXNz',
+      }),
+    ],
+    [401, 'unauthorized', 'a bearer that is not a JWT', () => ({ token: 'not-a-jwt' })],
+    [
+      401,
+      'unauthorized',
+      'a provider the token was not issued by',
+      (token) => ({
+        token,
+        body: JSON.stringify({ provider: 'other' }),
+      }),
+    ],
+    [
+      403,
+      'forbidden',
+      'a mapping the caller does not match',
+      (token) => ({
+        token,
+        body: JSON.stringify({ mapping: 'admin' }),
+      }),
+    ],
+    [
+      413,
+      'body',
+      'a body over the limit',
+      (token) => ({
+        token,
+        body: JSON.stringify({ mapping: 'x'.repeat(MAX_BODY_BYTES) }),
+      }),
+    ],
+    [
+      413,
+      'authorization',
+      'an Authorization header over the limit',
+      () => ({
+        authorization: `Bearer ${'a'.repeat(MAX_AUTHORIZATION_BYTES)}`,
+      }),
+    ],
+  ];
+
+  it.each(errorCases)('%i %s: %s', async (status, example, _label, build) => {
+    const call = build(await harness.mint());
+    const result = await harness.call(call);
+    expect(result.status).toBe(status);
+    const media = expectDocumented(
+      (call.method ?? 'POST').toLowerCase(),
+      '/v1/credentials',
+      result,
+    );
+    expect({ ...result.body, requestId: 'x' }).toEqual({
+      ...(examplesOf(media)[example] as JsonObject),
+      requestId: 'x',
+    });
+    expect(result.headers['cache-control']).toBe('no-store');
+  });
+
+  it('500 is what the code answers when STS fails in an unforeseen way', async () => {
+    stsMock.on(AssumeRoleCommand).rejects(new Error('something nobody foresaw'));
+    const result = await harness.call({ token: await harness.mint() });
+    expect(result.status).toBe(500);
+    const media = expectDocumented('post', '/v1/credentials', result);
+    expect({ ...result.body, requestId: 'x' }).toEqual({
+      ...(examplesOf(media).internal as JsonObject),
+      requestId: 'x',
+    });
+  });
+
+  it('503 with Retry-After is what the code answers when a dependency is down', async () => {
+    stsMock
+      .on(AssumeRoleCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'Throttling' }));
+    const result = await harness.call({ token: await harness.mint() });
+    expect(result.status).toBe(503);
+    const media = expectDocumented('post', '/v1/credentials', result);
+    expect(Number(result.headers['retry-after'])).toBeGreaterThan(0);
+    expect({ ...result.body, requestId: 'x' }).toEqual({
+      ...(examplesOf(media).upstream as JsonObject),
+      requestId: 'x',
+    });
+  });
+
+  it('503 with Retry-After when no config was ever applied (GET too)', async () => {
+    const bare = await startHarness({ withoutConfig: true });
+    try {
+      const result = await bare.call({ method: 'GET', token: await bare.mint() });
+      expect(result.status).toBe(503);
+      expectDocumented('get', '/v1/credentials', result);
+      expect(result.headers['retry-after']).toBe('30');
+    } finally {
+      await bare.stop();
+    }
+  });
+});
+
+describe('docs/api.md', () => {
+  const guide = read('docs/api.md');
+
+  it('lists every audit reason code the credentials path can write', () => {
+    const reasons = [
+      'ok',
+      ...unionLiterals('shared/auth/identity.ts', 'AuthFailureReason'),
+      ...unionLiterals('shared/mapping/decision.ts', 'DenyReason'),
+      ...unionLiterals('shared/sts/vend.ts', 'StsFailure').map((failure) => `sts_${failure}`),
+      // Typed reasons outside those unions, and AppError codes without one (reasonOf()).
+      'body_too_large',
+      'jwks_unavailable',
+      'bad_request',
+      'config_missing',
+      'config_unavailable',
+      'upstream',
+      'internal_error',
+    ];
+    const missing = reasons.filter((reason) => !guide.includes(`\`${reason}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('links the OpenAPI file and lists the SAML routes as planned', () => {
+    expect(guide).toContain('openapi.yaml');
+    expect(guide).toMatch(/## Planned/);
+    for (const route of ['metadata', 'login', 'acs']) {
+      expect(guide).toContain(`/v1/saml/{provider}/${route}`);
+    }
+  });
+});
