@@ -95,8 +95,11 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
+  /** Which limit was hit, for the audit record. */
+  reason: string;
+  constructor(retryAfterSeconds: number, reason = 'rate_limited') {
     super('ERR_RATE_LIMITED', 429, 'Too Many Requests', { retryAfterSeconds });
+    this.reason = reason;
   }
 }
 

@@ -9,6 +9,9 @@ import { lambdaDocumentClient } from '#shared/aws.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { CachedConfigStore } from '#shared/config/store.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
+import { DynamoDenyList } from '#shared/guard/deny-list.ts';
+import { createAccessGuard } from '#shared/guard/guard.ts';
+import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import { logger } from '#shared/observability.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
 
@@ -31,6 +34,10 @@ export function createIssueDeps(env: NodeJS.ProcessEnv = process.env): IssueDeps
     authenticator: createOidcAuthenticator({ stage: env.TVM_STAGE ?? '' }),
     // Retries are vendCredentials' job (bounded, jittered, only when they can help).
     sts: new STSClient({ maxAttempts: 1 }),
+    guard: createAccessGuard(
+      new DynamoDenyList(documentClient, table),
+      new DynamoRateLimiter(documentClient, table),
+    ),
     audit: new DynamoAuditSink(documentClient, table, {
       retentionDays: positiveNumber(env, 'TVM_AUDIT_RETENTION_DAYS', 90),
       logger,

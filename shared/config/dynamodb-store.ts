@@ -123,14 +123,17 @@ export class DynamoConfigStore implements ConfigAdmin {
       throw broken(`has ${providers.length + mappings.length} items, META says ${meta.itemCount}`);
     }
     const byOrder = (a: GenerationItem, b: GenerationItem) => (a.order ?? 0) - (b.order ?? 0);
-    const parsed = ConfigFileSchema.safeParse({
+    const stored = {
       version: meta.version,
       providers: providers.sort(byOrder).map((item) => item.data),
       mappings: mappings.sort(byOrder).map((item) => item.data),
-    });
-    if (!parsed.success) throw broken(`does not match the schema: ${parsed.error.message}`);
-    const hash = configHash(parsed.data);
+    };
+    // The hash covers the bytes as applied, before parsing: a newer schema that fills in new
+    // defaults must not make every older generation look tampered with.
+    const hash = configHash(stored as TvmConfig);
     if (hash !== meta.hash) throw broken(`hash ${hash} does not match META ${meta.hash as string}`);
+    const parsed = ConfigFileSchema.safeParse(stored);
+    if (!parsed.success) throw broken(`does not match the schema: ${parsed.error.message}`);
     return {
       generation,
       hash,

@@ -102,6 +102,23 @@ const JwksSettings = z
   })
   .default({ cooldownSeconds: 30, timeoutMs: 3000, staleMaxAgeSeconds: 3600 });
 
+const RateLimitRule = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000).describe('Requests allowed per window.'),
+  windowSeconds: seconds(1, 86_400).describe('Length of the fixed window.'),
+});
+
+const RateLimits = z
+  .strictObject({
+    perPrincipal: RateLimitRule.optional().describe(
+      'Per provider + subject: bounds what one stolen or leaked token can draw from STS.',
+    ),
+    perSourceIp: RateLimitRule.optional().describe(
+      'Per client IP address (as API Gateway saw it): bounds one host cycling through tokens.',
+    ),
+  })
+  .optional()
+  .describe('Credential requests allowed per fixed window; over the limit the TVM answers 429.');
+
 export const OidcProviderSchema = z
   .strictObject({
     id: Id.describe('Provider id, unique; used in URL paths and by mappings.'),
@@ -143,6 +160,7 @@ export const OidcProviderSchema = z
       .optional()
       .describe('Reject tokens whose `iat` is older than this.'),
     jwks: JwksSettings,
+    rateLimits: RateLimits,
     claims: ClaimDeclarations,
     defaultClaimMaxLength: DefaultClaimMaxLength,
     ambiguity: z
@@ -202,6 +220,7 @@ export const SamlProviderSchema = z
       .describe(
         '`chained`: the TVM calls AssumeRole. `native`: AssumeRoleWithSAML with the assertion.',
       ),
+    rateLimits: RateLimits,
     claims: ClaimDeclarations,
     defaultClaimMaxLength: DefaultClaimMaxLength,
     ambiguity: z

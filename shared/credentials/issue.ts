@@ -11,6 +11,7 @@ import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
 import type { OidcProvider } from '#shared/config/schema.ts';
 import type { ConfigGeneration } from '#shared/config/store.ts';
 import { AppError, UpstreamError } from '#shared/errors.ts';
+import type { AccessGuard } from '#shared/guard/guard.ts';
 import { decide } from '#shared/mapping/decide.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
 import {
@@ -25,6 +26,8 @@ export interface IssueDeps {
   authenticator: OidcAuthenticator;
   sts: STSClient;
   audit: AuditSink;
+  /** Deny list and rate limits, checked after authentication and before deciding. */
+  guard: AccessGuard;
   vend: VendOptions;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   now(): Date;
@@ -142,6 +145,12 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
       providers,
       request.provider === undefined ? {} : { provider: request.provider },
     );
+    const provider = config.providers.find((p) => p.id === identity?.provider);
+    if (provider === undefined) throw new UpstreamError(new Error('provider left the config'));
+    await deps.guard.check(identity, provider, {
+      now: deps.now(),
+      ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
+    });
     decision = decide(identity, config, {
       ...(request.mappingId === undefined ? {} : { mappingId: request.mappingId }),
       ...(request.durationSeconds === undefined

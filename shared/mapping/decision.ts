@@ -29,6 +29,7 @@ export interface Decision {
 
 /** Why no credentials are vended after a successful authentication (audit reason, 403). */
 export type DenyReason =
+  | 'denied_principal'
   | 'no_matching_mapping'
   | 'mapping_not_allowed'
   | 'ambiguous_mapping'

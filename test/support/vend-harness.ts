@@ -14,8 +14,10 @@ import { validateConfig } from '#shared/config/validate.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { credentialsRoute } from '#shared/credentials/route.ts';
 import { ConfigMissingError } from '#shared/errors.ts';
+import { createAccessGuard } from '#shared/guard/guard.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
+import { MemoryDenyList, MemoryRateLimiter } from './memory-guards.ts';
 import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from './oidc-issuer.ts';
 
 export const stsMock = mockClient(STSClient);
@@ -48,6 +50,10 @@ export function harnessConfig(issuer: TestIssuer): unknown {
         preset: 'cognito',
         claims: { tenant: { maxLength: 32 } },
         jwks: { cooldownSeconds: 30 },
+        rateLimits: {
+          perPrincipal: { limit: 10, windowSeconds: 60 },
+          perSourceIp: { limit: 25, windowSeconds: 60 },
+        },
       },
     ],
     mappings: [
@@ -104,6 +110,8 @@ export interface Harness {
   issuer: TestIssuer;
   audits: AuditRecord[];
   config: TvmConfig;
+  denyList: MemoryDenyList;
+  rateLimiter: MemoryRateLimiter;
   /** A valid Cognito-style ID token for the harness provider, with extra claims. */
   mint(claims?: Record<string, unknown>): Promise<string>;
   call(options: CallOptions): Promise<CallResult>;
@@ -130,6 +138,8 @@ export async function startHarness(
     throw new Error(`harness config invalid: ${JSON.stringify(validated.problems)}`);
   const config = validated.config;
   const audits: AuditRecord[] = [];
+  const denyList = new MemoryDenyList();
+  const rateLimiter = new MemoryRateLimiter();
   let auditFails = false;
   const audit: AuditSink = {
     async write(record) {
@@ -149,6 +159,7 @@ export async function startHarness(
     authenticator: createOidcAuthenticator({ stage: 'local' }),
     sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
     audit,
+    guard: createAccessGuard(denyList, rateLimiter),
     vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
     logger: silent,
     now: () => new Date(),
@@ -159,6 +170,8 @@ export async function startHarness(
     issuer,
     audits,
     config,
+    denyList,
+    rateLimiter,
     mint: (claims = {}) => issuer.mint({ token_use: 'id', tenant: 'acme', ...claims }),
     async call(call) {
       counter += 1;
@@ -196,6 +209,7 @@ const GENERIC: Record<number, { type: string; title: string }> = {
   400: { type: 'urn:tvm:problem:bad-request', title: 'Bad Request' },
   401: { type: 'urn:tvm:problem:authentication', title: 'Unauthorized' },
   403: { type: 'urn:tvm:problem:forbidden', title: 'Forbidden' },
+  429: { type: 'urn:tvm:problem:rate-limited', title: 'Too Many Requests' },
   413: { type: 'urn:tvm:problem:payload-too-large', title: 'Payload Too Large' },
   503: { type: 'urn:tvm:problem:upstream', title: 'Service Unavailable' },
 };
@@ -213,7 +227,7 @@ export function expectRejection(
   expect(result.headers['content-type']).toBe('application/problem+json');
   const generic = GENERIC[expected.status];
   if (expected.status === 401) expect(result.headers['www-authenticate']).toBe('Bearer');
-  if (expected.status === 401 || expected.status === 403 || expected.status === 503) {
+  if ([401, 403, 429, 503].includes(expected.status)) {
     expect(result.body).toEqual({
       ...generic,
       status: expected.status,
