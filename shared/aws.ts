@@ -30,5 +30,10 @@ export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoD
  */
 export function lambdaDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
   assertNoEndpointOverride(env);
-  return createDocumentClient();
+  // Each call stays far below the 10 s Lambda timeout: 3 attempts (the SDK's jittered
+  // backoff, on throttling and 5xx only) of at most 1.5 s each.
+  return createDocumentClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_500 },
+  });
 }

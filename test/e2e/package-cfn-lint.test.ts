@@ -190,6 +190,17 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(resources[0]).toMatch(/:role\/tvm\/\*"\}?$/);
   });
 
+  it('throttles the API stage and the credentials routes at API Gateway', () => {
+    const [, stage] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage')[0] ?? [];
+    expect(stage?.Properties).toMatchObject({
+      DefaultRouteSettings: { ThrottlingBurstLimit: 1000, ThrottlingRateLimit: 500 },
+      RouteSettings: {
+        'POST /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
+        'GET /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
+      },
+    });
+  });
+
   it('ships the CJS bundle and its source map, without the esbuild metafile', async () => {
     // Prepare
     const fn = template.Resources.HealthLambdaFunction;

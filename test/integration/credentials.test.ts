@@ -220,3 +220,85 @@ describe('STS that never answers', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
+
+describe('rate limits against moto', () => {
+  const saved = { ...process.env };
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('50 concurrent requests against a limit of 10 give exactly 10 × 200 and 40 × 429', async () => {
+    // Prepare: one principal, a per-principal limit of 10 per hour, the real DynamoDB counters.
+    const issuer = await startTestIssuer();
+    try {
+      const table = await freshTable('tvm-rate');
+      const config = validateConfig(
+        {
+          version: 1,
+          providers: [
+            {
+              id: 'mobile',
+              type: 'oidc',
+              issuer: issuer.issuer,
+              audiences: [TEST_AUDIENCE],
+              rateLimits: { perPrincipal: { limit: 10, windowSeconds: 3600 } },
+            },
+          ],
+          mappings: [
+            {
+              id: 'everyone',
+              provider: 'mobile',
+              priority: 1,
+              match: { claim: 'sub', op: 'exists' },
+              roleArn: 'arn:aws:iam::123456789012:role/tvm/everyone',
+              durationSeconds: 900,
+            },
+          ],
+        },
+        { stage: 'local' },
+      );
+      if (!config.ok) throw new Error(JSON.stringify(config.problems));
+      await new DynamoConfigStore(table.documentClient, table.tableName).apply(config.config, {
+        appliedBy: 'test',
+      });
+      Object.assign(process.env, table.env);
+      const handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+      const token = await issuer.mint({ sub: 'racer' });
+
+      // Act
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          handler(
+            httpEvent({
+              method: 'POST',
+              path: '/v1/credentials',
+              headers: { authorization: `Bearer ${token}` },
+              requestId: `race-${i}`,
+            }),
+            fakeContext(),
+          ),
+        ),
+      );
+
+      // Assess
+      const statuses = results.map((r) => (typeof r === 'string' ? 200 : r.statusCode));
+      expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(40);
+      const limited = results.find((r) => typeof r !== 'string' && r.statusCode === 429);
+      expect(typeof limited === 'string' ? undefined : limited?.headers?.['retry-after']).toMatch(
+        /^\d+$/,
+      );
+      const { Items = [] } = await table.documentClient.send(
+        new QueryCommand({
+          TableName: table.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash('mobile', 'racer')}` },
+        }),
+      );
+      expect(Items.filter((i) => i.outcome === 'allowed')).toHaveLength(10);
+      expect(Items.filter((i) => i.reason === 'rate_limited_principal')).toHaveLength(40);
+    } finally {
+      await issuer.stop();
+    }
+  });
+});

@@ -545,6 +545,8 @@ describe('docs/api.md', () => {
       'jwks_unavailable',
       'bad_request',
       'config_missing',
+      'rate_limited_principal',
+      'rate_limited_ip',
       'config_unavailable',
       'upstream',
       'internal_error',
