@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '#shared/aws.ts';
+import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
+import { validateConfig } from '#shared/config/validate.ts';
+import { credentialsRoute } from '#shared/credentials/route.ts';
+import { withHttpStack } from '#shared/http/middleware.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
+import {
+  ensureTable,
+  LOCAL_REGION,
+  localAwsEnv,
+  type RunningMoto,
+  startMoto,
+} from '../../scripts/local/aws-stack.ts';
+import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
+import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
+import { freePort } from '../support/process.ts';
+
+/**
+ * moto (DynamoDB and STS at once) dies mid-run: the TVM must answer 503, never a 200 without
+ * its audit record, and serve again once moto is back (with its state rebuilt: moto keeps
+ * nothing across a restart).
+ */
+describe('the local AWS emulator goes down and comes back', () => {
+  const saved = { ...process.env };
+  let moto: RunningMoto | undefined;
+  let issuer: TestIssuer | undefined;
+
+  afterAll(async () => {
+    process.env = saved;
+    await moto?.stop();
+    await issuer?.stop();
+  });
+
+  async function prepare(port: number, iss: TestIssuer): Promise<RunningMoto> {
+    const running = await startMoto({ port });
+    await ensureTable(running.endpoint, 'tvm-local');
+    const config = validateConfig(
+      {
+        version: 1,
+        providers: [{ id: 'mobile', type: 'oidc', issuer: iss.issuer, audiences: [TEST_AUDIENCE] }],
+        mappings: [
+          {
+            id: 'everyone',
+            provider: 'mobile',
+            priority: 1,
+            match: { claim: 'sub', op: 'exists' },
+            roleArn: 'arn:aws:iam::123456789012:role/tvm/everyone',
+            durationSeconds: 900,
+          },
+        ],
+      },
+      { stage: 'local' },
+    );
+    if (!config.ok) throw new Error(JSON.stringify(config.problems));
+    const client = createDocumentClient({
+      endpoint: running.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await new DynamoConfigStore(client, 'tvm-local').apply(config.config, { appliedBy: 'test' });
+    client.destroy();
+    return running;
+  }
+
+  it('answers 503 while moto is gone, never 200, and recovers when it returns', async () => {
+    // Prepare
+    issuer = await startTestIssuer();
+    const port = await freePort();
+    moto = await prepare(port, issuer);
+    Object.assign(process.env, localAwsEnv(moto.endpoint, 'tvm-local'), {
+      TVM_CONFIG_CACHE_TTL_SECONDS: '0',
+    });
+    const handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+    const token = await issuer.mint({ sub: 'alice' });
+    const call = async (n: number) => {
+      const result = await handler(
+        httpEvent({
+          method: 'POST',
+          path: '/v1/credentials',
+          headers: { authorization: `Bearer ${token}` },
+          requestId: `down-${n}`,
+        }),
+        fakeContext(),
+      );
+      return typeof result === 'string' ? { statusCode: 200, body: result } : result;
+    };
+
+    // Act and assess: up, then killed, then back.
+    expect((await call(1)).statusCode).toBe(200);
+    await moto.stop();
+    const whileDown = [];
+    for (let n = 2; n < 6; n += 1) whileDown.push(await call(n));
+    for (const result of whileDown) {
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.['retry-after']).toMatch(/^\d+$/);
+      expect(String(result.body)).not.toMatch(/ASIA|secretAccessKey|ECONNREFUSED|stack/);
+    }
+    moto = await prepare(port, issuer);
+    expect((await call(7)).statusCode).toBe(200);
+  });
+});
