@@ -130,7 +130,7 @@ export const OidcProviderSchema = z
         'Expected `iss`, compared as an exact string. https (loopback http in stage local).',
       ),
     audiences: z
-      .array(z.string().min(1))
+      .array(z.string().min(1).max(2048))
       .min(1)
       .describe('Accepted `aud` values (client ids). A token must carry at least one.'),
     jwksUri: z
@@ -148,11 +148,16 @@ export const OidcProviderSchema = z
       .optional()
       .describe('`cognito`: require `token_use` to be `id` (Cognito access tokens are rejected).'),
     authorizedParties: z
-      .array(z.string().min(1))
+      .array(z.string().min(1).max(2048))
       .min(1)
       .optional()
       .describe('Allowed `azp` values, checked when present (multi-audience tokens).'),
-    requiredTyp: z.string().min(1).optional().describe('Required JWT `typ` header, e.g. `JWT`.'),
+    requiredTyp: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe('Required JWT `typ` header, e.g. `JWT`.'),
     clockToleranceSeconds: seconds(0, 300)
       .default(60)
       .describe('Allowed clock skew for exp, nbf and iat.'),
@@ -177,8 +182,12 @@ export const SamlProviderSchema = z
   .strictObject({
     id: Id.describe('Provider id, unique; used in URL paths (/v1/saml/{id}/acs) and by mappings.'),
     type: z.literal('saml'),
-    entityId: z.string().min(1).describe('The IdP entity id (the assertion Issuer).'),
-    ssoUrl: z.string().min(1).describe('The IdP single sign-on URL (HTTP-Redirect binding).'),
+    entityId: z.string().min(1).max(2048).describe('The IdP entity id (the assertion Issuer).'),
+    ssoUrl: z
+      .string()
+      .min(1)
+      .max(2048)
+      .describe('The IdP single sign-on URL (HTTP-Redirect binding).'),
     certificates: z
       .array(z.string().min(1))
       .min(1)
@@ -191,7 +200,11 @@ export const SamlProviderSchema = z
       .min(1)
       .optional()
       .describe('The IdP metadata XML. Exactly one of certificates and metadataXml.'),
-    spEntityId: z.string().min(1).describe('Our SP entity id (the Audience the IdP must name).'),
+    spEntityId: z
+      .string()
+      .min(1)
+      .max(2048)
+      .describe('Our SP entity id (the Audience the IdP must name).'),
     allowIdpInitiated: z
       .boolean()
       .default(false)
@@ -239,11 +252,11 @@ const StringMatchOp = z.enum(['equals', 'notEquals', 'startsWith', 'contains', '
 
 export const ConditionSchema = z
   .discriminatedUnion('op', [
-    z.strictObject({ claim: ClaimName, op: StringMatchOp, value: z.string() }),
+    z.strictObject({ claim: ClaimName, op: StringMatchOp, value: z.string().max(1024) }),
     z.strictObject({
       claim: ClaimName,
       op: z.literal('in'),
-      value: z.array(z.string()).min(1),
+      value: z.array(z.string().max(1024)).max(256).min(1),
     }),
     z.strictObject({
       claim: ClaimName,
@@ -276,7 +289,7 @@ export const MatchNodeSchema = z
   })
   .meta({ id: 'MatchNode', description: 'A boolean tree of claim conditions.' });
 
-const PolicyStrings = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const PolicyStrings = z.union([z.string().min(1).max(10_240), z.array(z.string().min(1)).min(1)]);
 const ConditionScalar = z.union([z.string(), z.number(), z.boolean()]);
 
 export const PolicyStatementSchema = z.strictObject({
@@ -291,8 +304,11 @@ export const PolicyStatementSchema = z.strictObject({
   NotResource: PolicyStrings.optional(),
   Condition: z
     .record(
-      z.string().min(1),
-      z.record(z.string().min(1), z.union([ConditionScalar, z.array(ConditionScalar).min(1)])),
+      z.string().min(1).max(2048),
+      z.record(
+        z.string().min(1).max(256),
+        z.union([ConditionScalar, z.array(ConditionScalar).min(1)]),
+      ),
     )
     .optional(),
 });
@@ -321,22 +337,30 @@ export const MappingSchema = z
       .max(1_000_000)
       .describe('The matching mapping with the highest priority wins.'),
     match: MatchNodeSchema,
-    roleArn: z.string().min(1).describe('arn:aws:iam::<account>:role/<path/name>. No templates.'),
+    roleArn: z
+      .string()
+      .min(1)
+      .max(2048)
+      .describe('arn:aws:iam::<account>:role/<path/name>. No templates.'),
     sessionTags: z
-      .record(z.string(), z.string())
+      .record(z.string().max(1024), z.string().max(1024))
       .default({})
       .describe('Session tags: key → value. Values may use templates.'),
     transitiveTagKeys: z
-      .array(z.string())
+      .array(z.string().max(1024))
       .default([])
       .describe('Session tag keys that survive further role chaining.'),
     sessionPolicy: SessionPolicySchema.optional(),
     policyArns: z
-      .array(z.string().min(1))
+      .array(z.string().min(1).max(2048))
       .default([])
       .describe('Managed policies used as session policies (at most 10).'),
-    sourceIdentity: z.string().optional().describe('SourceIdentity; templates allowed.'),
-    roleSessionName: z.string().optional().describe('RoleSessionName; templates allowed.'),
+    sourceIdentity: z.string().max(1024).optional().describe('SourceIdentity; templates allowed.'),
+    roleSessionName: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe('RoleSessionName; templates allowed.'),
     durationSeconds: z
       .number()
       .int()
@@ -348,7 +372,11 @@ export const MappingSchema = z
           'must be at most 3,600 seconds: the TVM calls AssumeRole with role credentials (role chaining), which STS caps at 1 hour',
       })
       .default(3600),
-    externalId: z.string().optional().describe('Static ExternalId for the role trust policy.'),
+    externalId: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe('Static ExternalId for the role trust policy.'),
   })
   .describe('Which identities get which role, and how the session is scoped.');
 
