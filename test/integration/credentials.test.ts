@@ -3,14 +3,13 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectHash } from '#shared/audit/audit.ts';
-import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
-import { validateConfig } from '#shared/config/validate.ts';
 import { credentialsRoute } from '#shared/credentials/route.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { vendCredentials } from '#shared/sts/vend.ts';
 import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
 import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
+import { applyConfig, EVERYONE, oidcConfig } from '../support/local-config.ts';
 import { freshTable } from '../support/local-table.ts';
 import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
 
@@ -27,46 +26,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
   beforeAll(async () => {
     issuer = await startTestIssuer();
     table = await freshTable('tvm-vend');
-    const config = validateConfig(
-      {
-        version: 1,
-        providers: [
-          {
-            id: 'mobile',
-            type: 'oidc',
-            issuer: issuer.issuer,
-            audiences: [TEST_AUDIENCE],
-            claims: { tenant: { maxLength: 32 } },
-          },
-        ],
-        mappings: [
-          {
-            id: 'tenant-reader',
-            provider: 'mobile',
-            priority: 100,
-            match: { claim: 'tenant', op: 'exists' },
-            roleArn: 'arn:aws:iam::123456789012:role/tvm/tenant-reader',
-            sessionTags: { tenant: '{{claims.tenant}}' },
-            sessionPolicy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: 's3:GetObject',
-                  Resource: 'arn:aws:s3:::data/{{claims.tenant}}/*',
-                },
-              ],
-            },
-            durationSeconds: 900,
-          },
-        ],
-      },
-      { stage: 'local' },
-    );
-    if (!config.ok) throw new Error(JSON.stringify(config.problems));
-    await new DynamoConfigStore(table.documentClient, table.tableName).apply(config.config, {
-      appliedBy: 'test',
-    });
+    await applyConfig(table.documentClient, table.tableName, oidcConfig(issuer));
     // What the local stage gives the Lambda: the emulator endpoint and dummy credentials.
     Object.assign(process.env, table.env, { TVM_CONFIG_CACHE_TTL_SECONDS: '0' });
     handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
@@ -232,35 +192,14 @@ describe('rate limits against moto', () => {
     const issuer = await startTestIssuer();
     try {
       const table = await freshTable('tvm-rate');
-      const config = validateConfig(
-        {
-          version: 1,
-          providers: [
-            {
-              id: 'mobile',
-              type: 'oidc',
-              issuer: issuer.issuer,
-              audiences: [TEST_AUDIENCE],
-              rateLimits: { perPrincipal: { limit: 10, windowSeconds: 3600 } },
-            },
-          ],
-          mappings: [
-            {
-              id: 'everyone',
-              provider: 'mobile',
-              priority: 1,
-              match: { claim: 'sub', op: 'exists' },
-              roleArn: 'arn:aws:iam::123456789012:role/tvm/everyone',
-              durationSeconds: 900,
-            },
-          ],
-        },
-        { stage: 'local' },
+      await applyConfig(
+        table.documentClient,
+        table.tableName,
+        oidcConfig(issuer, {
+          provider: { rateLimits: { perPrincipal: { limit: 10, windowSeconds: 3600 } } },
+          mappings: [EVERYONE],
+        }),
       );
-      if (!config.ok) throw new Error(JSON.stringify(config.problems));
-      await new DynamoConfigStore(table.documentClient, table.tableName).apply(config.config, {
-        appliedBy: 'test',
-      });
       Object.assign(process.env, table.env);
       const handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
       const token = await issuer.mint({ sub: 'racer' });

@@ -1,7 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '#shared/aws.ts';
-import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
-import { validateConfig } from '#shared/config/validate.ts';
 import { credentialsRoute } from '#shared/credentials/route.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
@@ -13,7 +11,8 @@ import {
   startMoto,
 } from '../../scripts/local/aws-stack.ts';
 import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
-import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
+import { applyConfig, EVERYONE, oidcConfig } from '../support/local-config.ts';
+import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { freePort } from '../support/process.ts';
 
 /**
@@ -35,30 +34,12 @@ describe('the local AWS emulator goes down and comes back', () => {
   async function prepare(port: number, iss: TestIssuer): Promise<RunningMoto> {
     const running = await startMoto({ port });
     await ensureTable(running.endpoint, 'tvm-local');
-    const config = validateConfig(
-      {
-        version: 1,
-        providers: [{ id: 'mobile', type: 'oidc', issuer: iss.issuer, audiences: [TEST_AUDIENCE] }],
-        mappings: [
-          {
-            id: 'everyone',
-            provider: 'mobile',
-            priority: 1,
-            match: { claim: 'sub', op: 'exists' },
-            roleArn: 'arn:aws:iam::123456789012:role/tvm/everyone',
-            durationSeconds: 900,
-          },
-        ],
-      },
-      { stage: 'local' },
-    );
-    if (!config.ok) throw new Error(JSON.stringify(config.problems));
     const client = createDocumentClient({
       endpoint: running.endpoint,
       region: LOCAL_REGION,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
-    await new DynamoConfigStore(client, 'tvm-local').apply(config.config, { appliedBy: 'test' });
+    await applyConfig(client, 'tvm-local', oidcConfig(iss, { mappings: [EVERYONE] }));
     client.destroy();
     return running;
   }

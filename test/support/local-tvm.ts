@@ -4,8 +4,6 @@
  */
 
 import { createDocumentClient } from '#shared/aws.ts';
-import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
-import { validateConfig } from '#shared/config/validate.ts';
 import {
   ensureTable,
   LOCAL_REGION,
@@ -13,7 +11,8 @@ import {
   type RunningMoto,
   startMoto,
 } from '../../scripts/local/aws-stack.ts';
-import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from './oidc-issuer.ts';
+import { applyConfig, oidcConfig } from './local-config.ts';
+import { startTestIssuer, type TestIssuer } from './oidc-issuer.ts';
 import {
   childEnv,
   freePort,
@@ -33,45 +32,17 @@ export interface LocalTvm {
   stop(): Promise<void>;
 }
 
-export function e2eConfig(issuer: TestIssuer): unknown {
-  return {
-    version: 1,
-    providers: [
-      {
-        id: 'mobile',
-        type: 'oidc',
-        issuer: issuer.issuer,
-        audiences: [TEST_AUDIENCE],
-        claims: { tenant: { maxLength: 32 } },
-      },
-    ],
-    mappings: [
-      {
-        id: 'tenant-reader',
-        provider: 'mobile',
-        priority: 100,
-        match: { claim: 'tenant', op: 'exists' },
-        roleArn: 'arn:aws:iam::123456789012:role/tvm/tenant-reader',
-        sessionTags: { tenant: '{{claims.tenant}}' },
-        durationSeconds: 900,
-      },
-    ],
-  };
-}
-
 export async function startLocalTvm(options: { offline: boolean }): Promise<LocalTvm> {
   const moto = await startMoto({ port: await freePort() });
   const issuer = await startTestIssuer();
   const table = 'tvm-local';
   await ensureTable(moto.endpoint, table);
-  const config = validateConfig(e2eConfig(issuer), { stage: 'local' });
-  if (!config.ok) throw new Error(JSON.stringify(config.problems));
   const client = createDocumentClient({
     endpoint: moto.endpoint,
     region: LOCAL_REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  await new DynamoConfigStore(client, table).apply(config.config, { appliedBy: 'e2e' });
+  await applyConfig(client, table, oidcConfig(issuer));
   client.destroy();
   const env = childEnv({
     set: { ...localAwsEnv(moto.endpoint, table) },
