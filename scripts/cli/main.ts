@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
 import pc from 'picocolors';
 import { stringify } from 'yaml';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
@@ -20,7 +22,21 @@ import {
   ConfigConflictError,
   ConfigInvalidError,
   type ConfigProblem,
+  ValidationError,
 } from '#shared/errors.ts';
+import { type DenyList, DynamoDenyList, inForce } from '#shared/guard/deny-list.ts';
+import {
+  DynamoVendHistory,
+  IamRolePolicies,
+  REVOKE_MARGIN_SECONDS,
+  REVOKE_POLICY_NAME,
+  type RevokeResult,
+  ROLE_INLINE_POLICY_MAX_CHARS,
+  type RoleOutcome,
+  type RolePolicies,
+  revokePrincipal,
+  type VendHistory,
+} from '#shared/guard/revoke.ts';
 import { explainDecision, formatExplanation } from '#shared/mapping/explain.ts';
 import { DEFAULT_DEV_ISSUER, mintDevToken } from '../local/dev-token.ts';
 
@@ -45,6 +61,16 @@ export interface CliDeps {
   env: NodeJS.ProcessEnv;
   openStore(options: GlobalOptions): ConfigAdmin;
   readFile(path: string): string;
+  /*
+   * The rest are optional so that deps written for the config commands still type-check;
+   * runCli fills what is missing from defaultDeps(env).
+   */
+  openDenyList?(options: GlobalOptions): DenyList;
+  /** The `allowed` audit records of a principal: which roles and SourceIdentity values it got. */
+  openVendHistory?(options: GlobalOptions): VendHistory;
+  /** IAM inline role policies, as the operator (or `--iam-profile`) credentials. */
+  openIam?(options: GlobalOptions, iamProfile: string | undefined): RolePolicies;
+  now?(): Date;
 }
 
 export const USAGE = `usage: npm run tvm -- <command> [options]
@@ -65,6 +91,19 @@ commands:
   dev-token --sub <sub> [--claim k=v ...] [--issuer <url>] [--expires-in <s>]
                                     print an ID token from the development issuer that npm start
                                     runs (local only); a repeated --claim key makes a list
+  deny add --provider <id> --subject <sub> [--until <time|30m|2h|7d|2w>] [--reason <text>]
+                                    refuse this principal from its next request (403), whatever
+                                    its token says, until removed or until --until
+  deny remove --provider <id> --subject <sub>
+                                    lift a deny entry (sessions already revoked stay revoked)
+  deny list --provider <id>         the provider's deny entries; expired ones are marked
+  revoke --provider <id> --subject <sub> [--reason <text>] [--dry-run] [--prune]
+         [--iam-profile <profile>]  deny the principal, then end the sessions already issued to
+                                    it: every role it could reach gets a Deny for its source
+                                    identities issued before now (inline policy
+                                    ${REVOKE_POLICY_NAME}). --prune drops revocations older than
+                                    12 h; --iam-profile uses another AWS profile for the IAM calls
+                                    (roles in another account). Exit 3 if any role was not covered
 
 options:
   --stage <s>         stage whose rules apply (default $TVM_STAGE or dev); http:// URLs are
@@ -72,7 +111,7 @@ options:
   --table <name>      DynamoDB table (default $TVM_TABLE_NAME or tvm-<stage>)
   --region <r>        AWS region (default from the AWS environment)
   --endpoint-url <u>  AWS endpoint, for the local emulator (default $AWS_ENDPOINT_URL)
-  --by <who>          who is applying, for the history (default user@host)
+  --by <who>          who is applying or denying, for the record (default user@host)
 
 exit codes: 0 ok, 1 invalid input, 2 usage, 3 upstream failure, 4 conflict`;
 
@@ -82,34 +121,49 @@ class UsageError extends Error {}
  * The real dependencies. AWS settings come from `env` (normally process.env) with the usual
  * names, so that the CLI behaves the same in-process (tests, npm start) as from a shell.
  */
-export function defaultDeps(env: NodeJS.ProcessEnv = process.env): CliDeps {
+export function defaultDeps(env: NodeJS.ProcessEnv = process.env): Required<CliDeps> {
+  const documentClient = (options: GlobalOptions) =>
+    createDocumentClient(awsClientConfig(options, env, undefined));
   return {
     env,
     readFile: (path) => readFileSync(path, 'utf8'),
-    openStore: (options) => {
-      const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-      const endpoint = options.endpointUrl ?? env.AWS_ENDPOINT_URL;
-      const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
-      return new DynamoConfigStore(
-        createDocumentClient({
-          ...(region === undefined ? {} : { region }),
-          ...(endpoint === undefined ? {} : { endpoint }),
-          // Same as the SDK's env provider; otherwise the default chain (profiles, SSO, roles).
-          ...(accessKeyId && secretAccessKey
-            ? {
-                credentials: {
-                  accessKeyId,
-                  secretAccessKey,
-                  ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-                },
-              }
-            : {}),
-          maxAttempts: 3,
-          requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
-        }),
-        options.table,
-      );
+    openStore: (options) => new DynamoConfigStore(documentClient(options), options.table),
+    openDenyList: (options) => new DynamoDenyList(documentClient(options), options.table),
+    openVendHistory: (options) => new DynamoVendHistory(documentClient(options), options.table),
+    openIam: (options, iamProfile) => {
+      const config = awsClientConfig(options, env, iamProfile);
+      return new IamRolePolicies(new IAMClient(config), new STSClient(config));
     },
+    now: () => new Date(),
+  };
+}
+
+/** Client settings shared by every AWS client the CLI makes. */
+function awsClientConfig(
+  options: GlobalOptions,
+  env: NodeJS.ProcessEnv,
+  profile: string | undefined,
+) {
+  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const endpoint = options.endpointUrl ?? env.AWS_ENDPOINT_URL;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    // A named profile wins; else the same as the SDK's env provider; else the default chain.
+    ...(profile !== undefined
+      ? { profile }
+      : accessKeyId && secretAccessKey
+        ? {
+            credentials: {
+              accessKeyId,
+              secretAccessKey,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            },
+          }
+        : {}),
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
   };
 }
 
@@ -135,6 +189,11 @@ interface Parsed {
     claim?: string[] | undefined;
     issuer?: string | undefined;
     'expires-in'?: string | undefined;
+    subject?: string | undefined;
+    until?: string | undefined;
+    reason?: string | undefined;
+    prune?: boolean | undefined;
+    'iam-profile'?: string | undefined;
     help?: boolean | undefined;
   };
 }
@@ -165,6 +224,11 @@ export function parseCliArgs(argv: string[]): Parsed {
         claim: { type: 'string', multiple: true },
         issuer: { type: 'string' },
         'expires-in': { type: 'string' },
+        subject: { type: 'string' },
+        until: { type: 'string' },
+        reason: { type: 'string' },
+        prune: { type: 'boolean' },
+        'iam-profile': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -228,15 +292,160 @@ const COMMAND_OPTIONS: Record<string, { args: number; options: string[] }> = {
     ],
   },
   'dev-token': { args: 0, options: ['sub', 'claim', 'issuer', 'expires-in'] },
+  'deny add': {
+    args: 0,
+    options: [
+      'stage',
+      'table',
+      'region',
+      'endpoint-url',
+      'by',
+      'provider',
+      'subject',
+      'until',
+      'reason',
+    ],
+  },
+  'deny remove': {
+    args: 0,
+    options: ['stage', 'table', 'region', 'endpoint-url', 'provider', 'subject'],
+  },
+  'deny list': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'provider'] },
+  revoke: {
+    args: 0,
+    options: [
+      'stage',
+      'table',
+      'region',
+      'endpoint-url',
+      'by',
+      'provider',
+      'subject',
+      'reason',
+      'dry-run',
+      'prune',
+      'iam-profile',
+    ],
+  },
 };
+
+/** OIDC: `sub` is at most 255 ASCII characters (Core 1.0 §2); SAML NameIDs are held to the same. */
+export const MAX_SUBJECT_CHARS = 255;
+export const MAX_REASON_CHARS = 1024;
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+export function checkSubject(subject: string): string {
+  if (subject === '') throw new ValidationError('--subject must not be empty');
+  if (subject.length > MAX_SUBJECT_CHARS) {
+    throw new ValidationError(
+      `--subject is ${subject.length} characters; a subject has at most ${MAX_SUBJECT_CHARS}`,
+    );
+  }
+  if (CONTROL_CHARACTER.test(subject)) {
+    throw new ValidationError('--subject must not contain control characters');
+  }
+  return subject;
+}
+
+function checkReason(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (reason.length > MAX_REASON_CHARS || CONTROL_CHARACTER.test(reason)) {
+    throw new ValidationError(
+      `--reason must be at most ${MAX_REASON_CHARS} characters, without control characters`,
+    );
+  }
+  return reason;
+}
+
+const DURATION_PATTERN = /^([1-9][0-9]{0,5})([smhdw])$/;
+const DURATION_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 } as const;
+/** A date (midnight UTC), or a date-time with an explicit zone: local time would be a guess. */
+const ISO_TIME_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
+
+/**
+ * `--until`: an ISO 8601 time with a zone, a date, or a duration from now (`30m`, `2h`, `7d`,
+ * `2w`). Must be in the future: a past `until` would write an entry that never applies.
+ */
+export function parseUntil(text: string, now: Date): Date {
+  let until: Date | undefined;
+  const duration = DURATION_PATTERN.exec(text);
+  if (duration?.[1] !== undefined && duration[2] !== undefined) {
+    const unit = duration[2] as keyof typeof DURATION_SECONDS;
+    until = new Date(now.getTime() + Number(duration[1]) * DURATION_SECONDS[unit] * 1000);
+  } else {
+    const parts = ISO_TIME_PATTERN.exec(text);
+    if (parts !== null) {
+      const [year, month, day, hour, minute, second, zoneHour, zoneMinute] = parts
+        .slice(1)
+        .map((part) => (part === undefined ? 0 : Number(part)));
+      // Date.parse rolls 2025-02-30 over to March 2; refuse impossible dates instead.
+      const daysInMonth = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
+      const valid =
+        (month ?? 0) >= 1 &&
+        (month ?? 0) <= 12 &&
+        (day ?? 0) >= 1 &&
+        (day ?? 0) <= daysInMonth &&
+        (hour ?? 0) <= 23 &&
+        (minute ?? 0) <= 59 &&
+        (second ?? 0) <= 59 &&
+        (zoneHour ?? 0) <= 14 &&
+        (zoneMinute ?? 0) <= 59;
+      const ms = Date.parse(text);
+      if (valid && !Number.isNaN(ms)) until = new Date(ms);
+    }
+  }
+  if (until === undefined) {
+    throw new ValidationError(
+      `--until must be an ISO 8601 time with a zone (2030-05-01T12:00:00Z), a date (2030-05-01, midnight UTC) or a duration such as 30m, 2h, 7d, 2w; got ${JSON.stringify(text)}`,
+    );
+  }
+  if (until.getTime() <= now.getTime()) {
+    throw new ValidationError(
+      `--until ${until.toISOString()} is not in the future (now ${now.toISOString()}); an entry that has already ended would deny nothing`,
+    );
+  }
+  return until;
+}
+
+/** Stored values are shown, never interpreted: control characters become escapes. */
+function printable(text: string): string {
+  return text.replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,
+    (character) => `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function principal(provider: string, subject: string): string {
+  return `${provider}/${JSON.stringify(printable(subject))}`;
+}
+
+/** --provider and --subject, required by every deny and revoke command. */
+function principalOptions(parsed: Parsed, name: string): { provider: string; subject: string } {
+  const { provider, subject } = parsed.values;
+  if (provider === undefined || provider === '')
+    throw new UsageError(`"${name}" needs --provider <id>`);
+  if (subject === undefined) throw new UsageError(`"${name}" needs --subject <sub>`);
+  return { provider, subject: checkSubject(subject) };
+}
 
 export async function runCli(
   argv: string[],
   io: CliIo,
-  deps: CliDeps = defaultDeps(),
+  given: CliDeps = defaultDeps(),
 ): Promise<number> {
   const paint = pc.createColors(io.color);
   try {
+    const fallback = defaultDeps(given.env);
+    const deps: Required<CliDeps> = {
+      env: given.env,
+      readFile: given.readFile,
+      openStore: given.openStore,
+      openDenyList: given.openDenyList ?? fallback.openDenyList,
+      openVendHistory: given.openVendHistory ?? fallback.openVendHistory,
+      openIam: given.openIam ?? fallback.openIam,
+      now: given.now ?? fallback.now,
+    };
     const parsed = parseCliArgs(argv);
     if (parsed.values.help === true || parsed.positionals.length === 0) {
       io.out(USAGE);
@@ -317,6 +526,36 @@ export async function runCli(
           return EXIT.upstream;
         }
       }
+      case 'deny add': {
+        const { provider, subject } = principalOptions(parsed, name);
+        const reason = checkReason(parsed.values.reason);
+        const until =
+          parsed.values.until === undefined
+            ? undefined
+            : parseUntil(parsed.values.until, deps.now());
+        return await commands.denyAdd({ provider, subject, until, reason });
+      }
+      case 'deny remove':
+        return await commands.denyRemove(principalOptions(parsed, name));
+      case 'deny list': {
+        const { provider } = parsed.values;
+        if (provider === undefined || provider === '')
+          throw new UsageError('"deny list" needs --provider <id>');
+        return await commands.denyList(provider);
+      }
+      case 'revoke': {
+        const { provider, subject } = principalOptions(parsed, name);
+        const iamProfile = parsed.values['iam-profile'];
+        if (iamProfile === '') throw new UsageError('--iam-profile needs a profile name');
+        return await commands.revoke({
+          provider,
+          subject,
+          reason: checkReason(parsed.values.reason),
+          dryRun: parsed.values['dry-run'] === true,
+          prune: parsed.values.prune === true,
+          iamProfile,
+        });
+      }
       default:
         throw new UsageError(`unknown command "${name}"`);
     }
@@ -358,13 +597,13 @@ function reportError(error: unknown, io: CliIo, paint: ReturnType<typeof pc.crea
 
 class Commands {
   readonly #io: CliIo;
-  readonly #deps: CliDeps;
+  readonly #deps: Required<CliDeps>;
   readonly #options: GlobalOptions;
   readonly #paint: ReturnType<typeof pc.createColors>;
 
   constructor(
     io: CliIo,
-    deps: CliDeps,
+    deps: Required<CliDeps>,
     options: GlobalOptions,
     paint: ReturnType<typeof pc.createColors>,
   ) {
@@ -580,6 +819,237 @@ class Commands {
     this.#io.out(`${this.#paint.bold('Config')}   ${source}`);
     for (const line of formatExplanation(explanation, this.#paint)) this.#io.out(line);
     return explanation.outcome.kind === 'chosen' ? EXIT.ok : EXIT.invalid;
+  }
+
+  /** The current config, or undefined after saying that none was applied. */
+  async #currentConfig(): Promise<ConfigGeneration | undefined> {
+    const current = await this.#deps.openStore(this.#options).current();
+    if (current === undefined) {
+      this.#io.err(
+        `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
+      );
+    }
+    return current;
+  }
+
+  /** False (after saying why) when the provider is not in this generation. */
+  #knownProvider(current: ConfigGeneration, provider: string): boolean {
+    if (current.config.providers.some((candidate) => candidate.id === provider)) return true;
+    const known = current.config.providers.map((candidate) => candidate.id).join(', ');
+    this.#io.err(
+      `${this.#paint.red('error:')} provider ${JSON.stringify(provider)} is not in the current config (generation ${current.generation} of ${this.#options.table}); its providers are: ${known || '(none)'}`,
+    );
+    return false;
+  }
+
+  async denyAdd(input: {
+    provider: string;
+    subject: string;
+    until: Date | undefined;
+    reason: string | undefined;
+  }): Promise<number> {
+    const current = await this.#currentConfig();
+    if (current === undefined || !this.#knownProvider(current, input.provider)) {
+      return EXIT.invalid;
+    }
+    await this.#deps.openDenyList(this.#options).add({
+      provider: input.provider,
+      subject: input.subject,
+      ...(input.until === undefined ? {} : { until: input.until.toISOString() }),
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      by: this.#options.by,
+      at: this.#deps.now().toISOString(),
+    });
+    const until =
+      input.until === undefined ? 'until removed' : `until ${input.until.toISOString()}`;
+    this.#io.out(
+      `${this.#paint.green('✓')} denied ${principal(input.provider, input.subject)} ${until}: the TVM refuses it from its next request (403 denied_principal)`,
+    );
+    this.#io.out(
+      '  Credentials already issued stay valid until they expire; `revoke` ends them too.',
+    );
+    return EXIT.ok;
+  }
+
+  async denyRemove(input: { provider: string; subject: string }): Promise<number> {
+    // No config check first: entries of a provider removed from the config can still be lifted.
+    const removed = await this.#deps
+      .openDenyList(this.#options)
+      .remove(input.provider, input.subject);
+    if (removed) {
+      this.#io.out(
+        `${this.#paint.green('✓')} removed the deny entry of ${principal(input.provider, input.subject)}`,
+      );
+      this.#io.out(
+        `  Sessions revoked earlier stay revoked (policy ${REVOKE_POLICY_NAME}); new ones are vended again.`,
+      );
+      return EXIT.ok;
+    }
+    const current = await this.#currentConfig();
+    if (current !== undefined && !this.#knownProvider(current, input.provider)) {
+      return EXIT.invalid;
+    }
+    this.#io.err(
+      `${this.#paint.red('error:')} ${principal(input.provider, input.subject)} is not on the deny list; nothing was changed`,
+    );
+    return EXIT.invalid;
+  }
+
+  async denyList(provider: string): Promise<number> {
+    const p = this.#paint;
+    const entries = await this.#deps.openDenyList(this.#options).list(provider);
+    const current = await this.#deps.openStore(this.#options).current();
+    const known = current?.config.providers.some((candidate) => candidate.id === provider);
+    if (entries.length === 0) {
+      if (current !== undefined && known !== true) {
+        this.#knownProvider(current, provider);
+        return EXIT.invalid;
+      }
+      this.#io.out(`No deny entries for provider ${provider}.`);
+      return EXIT.ok;
+    }
+    if (known !== true) {
+      this.#io.err(
+        `${p.yellow('warning:')} provider ${JSON.stringify(provider)} is not in the current config; these entries apply to nothing until it is back`,
+      );
+    }
+    const now = this.#deps.now();
+    const rows = entries
+      .sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+      .map((entry) => ({
+        active: inForce(entry, now),
+        cells: [
+          JSON.stringify(printable(entry.subject)),
+          inForce(entry, now) ? 'active' : 'expired',
+          entry.until ?? 'never',
+          printable(entry.by),
+          entry.at,
+          printable(entry.reason ?? ''),
+        ],
+      }));
+    const header = ['subject', 'state', 'until', 'by', 'at', 'reason'];
+    const widths = header.map((title, column) =>
+      Math.max(title.length, ...rows.map((row) => (row.cells[column] ?? '').length)),
+    );
+    const line = (cells: string[]) =>
+      cells
+        .map((cell, column) =>
+          column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0),
+        )
+        .join('  ')
+        .trimEnd();
+    this.#io.out(p.bold(line(header)));
+    for (const row of rows) {
+      const text = line(row.cells);
+      this.#io.out(row.active ? text : p.dim(text));
+    }
+    const expired = rows.filter((row) => !row.active).length;
+    this.#io.out(
+      `${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}${expired === 0 ? '' : `, ${expired} expired (no longer enforced; DynamoDB TTL deletes them)`}`,
+    );
+    return EXIT.ok;
+  }
+
+  async revoke(input: {
+    provider: string;
+    subject: string;
+    reason: string | undefined;
+    dryRun: boolean;
+    prune: boolean;
+    iamProfile: string | undefined;
+  }): Promise<number> {
+    const current = await this.#currentConfig();
+    if (current === undefined || !this.#knownProvider(current, input.provider)) {
+      return EXIT.invalid;
+    }
+    const result = await revokePrincipal(
+      {
+        provider: input.provider,
+        subject: input.subject,
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+        by: this.#options.by,
+        dryRun: input.dryRun,
+        prune: input.prune,
+      },
+      {
+        config: current.config,
+        denyList: this.#deps.openDenyList(this.#options),
+        history: this.#deps.openVendHistory(this.#options),
+        policies: this.#deps.openIam(this.#options, input.iamProfile),
+        now: () => this.#deps.now(),
+      },
+    );
+    return this.#printRevocation(result, current);
+  }
+
+  #printRevocation(result: RevokeResult, current: ConfigGeneration): number {
+    const p = this.#paint;
+    const out = (line: string) => this.#io.out(line);
+    const who = principal(result.denyEntry.provider, result.denyEntry.subject);
+    const would = (done: string, planned: string) => (result.dryRun ? planned : done);
+    out(
+      `${result.dryRun ? `${p.yellow('dry run:')} ` : ''}revoking ${who} against generation ${current.generation} of ${this.#options.table}`,
+    );
+    out(
+      `${p.green('✓')} deny list: ${who} ${would('is denied', 'would be denied')} until removed; the TVM refuses it from its next request`,
+    );
+    for (const { mappingId, roleArn } of result.plan.underivable) {
+      out(
+        `${p.yellow('warning:')} mapping ${mappingId} (${roleArn}): its sourceIdentity needs claims other than sub; only the values its audit records show are covered`,
+      );
+    }
+    if (result.plan.targets.length === 0) {
+      out(
+        'No role to update: no mapping of this provider gives a source identity for the subject, and its audit records show no vends.',
+      );
+    } else {
+      out(
+        `Sessions issued before ${result.issuedBefore} (now + ${REVOKE_MARGIN_SECONDS} s) with these source identities are denied every action, in inline policy ${REVOKE_POLICY_NAME}:`,
+      );
+    }
+    for (const outcome of result.roles) this.#printRole(outcome, result.dryRun);
+    const missed = result.roles.filter(
+      (role) => role.status === 'skipped' || role.status === 'failed',
+    ).length;
+    for (const roleArn of result.plan.unparsable) {
+      out(`  ${p.red('✗ failed ')}   ${roleArn}: not an IAM role ARN (from an audit record)`);
+    }
+    const notCovered = missed + result.plan.unparsable.length;
+    if (notCovered > 0) {
+      this.#io.err(
+        `${p.red('✗ incomplete:')} ${notCovered} role(s) not covered (see above)${result.dryRun ? '' : '; the deny entry is in place'}`,
+      );
+      return EXIT.upstream;
+    }
+    if (result.dryRun) out(p.yellow('dry run: nothing was changed'));
+    return EXIT.ok;
+  }
+
+  #printRole(outcome: RoleOutcome, dryRun: boolean): void {
+    const p = this.#paint;
+    const { role } = outcome.target;
+    const labels: Record<RoleOutcome['status'], [string, (text: string) => string]> = {
+      updated: [dryRun ? '+ would update' : '✓ updated', p.green],
+      unchanged: ['= unchanged', (text) => text],
+      skipped: [dryRun ? '! would skip' : '! skipped', p.yellow],
+      failed: [dryRun ? '✗ would fail' : '✗ failed', p.red],
+    };
+    const [text, colour] = labels[outcome.status];
+    const label = colour(text.padEnd(dryRun ? 14 : 11));
+    const size =
+      outcome.chars === undefined
+        ? ''
+        : ` (${outcome.statements} statement(s), ${outcome.chars.toLocaleString('en-US')} of ${ROLE_INLINE_POLICY_MAX_CHARS.toLocaleString('en-US')} characters${outcome.pruned ? `, ${outcome.pruned} pruned` : ''})`;
+    this.#io.out(`  ${label} ${role.roleArn}${size}`);
+    if (outcome.reason !== undefined) this.#io.out(`      ${outcome.reason}`);
+    for (const [sourceIdentity, origins] of outcome.target.sourceIdentities) {
+      const from = origins
+        .map((origin) =>
+          origin.kind === 'audit' ? 'audit records' : `mapping ${origin.mappingId}`,
+        )
+        .join(', ');
+      this.#io.out(`      ${printable(sourceIdentity)}  ${p.dim(`from ${from}`)}`);
+    }
   }
 
   #printChanges(changes: ConfigChange[], current: ConfigGeneration | undefined): void {

@@ -11,7 +11,7 @@ import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
 import { fakeContext, httpEvent } from '../support/lambda-fakes.ts';
 import { applyConfig, EVERYONE, oidcConfig } from '../support/local-config.ts';
 import { freshTable } from '../support/local-table.ts';
-import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
+import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 
 /**
  * The whole vend path against moto (DynamoDB for config and audit, STS for AssumeRole) and a

@@ -1,0 +1,515 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  CreateRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListRolePoliciesCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type AuditRecord, DynamoAuditSink, subjectHash } from '#shared/audit/audit.ts';
+import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
+import { validateConfig } from '#shared/config/validate.ts';
+import { DynamoDenyList } from '#shared/guard/deny-list.ts';
+import { defaultDeps, EXIT, runCli } from '../../scripts/cli/main.ts';
+import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
+import { mapping, oidcProvider } from '../support/config-fixtures.ts';
+import { freshTable } from '../support/local-table.ts';
+
+/**
+ * `deny add|remove|list` and `revoke` through runCli, against moto's DynamoDB and IAM. The
+ * expected policy statements are written out here by hand, not built with the code under test.
+ */
+
+const ACCOUNT = '123456789012'; // moto's default account, which GetCallerIdentity reports
+const POLICY = 'tvm-revoked-sessions';
+
+type Table = Awaited<ReturnType<typeof freshTable>>;
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+function expectedStatement(sourceIdentity: string, issuedBefore: string) {
+  return {
+    Sid: `TvmRevoke${sha256(sourceIdentity).slice(0, 16)}`,
+    Effect: 'Deny',
+    Action: '*',
+    Resource: '*',
+    Condition: {
+      StringEquals: { 'aws:SourceIdentity': sourceIdentity },
+      DateLessThan: { 'aws:TokenIssueTime': issuedBefore },
+    },
+  };
+}
+
+/** Runs the CLI in-process, as `npm run tvm` would with this env, at a fixed time. */
+async function tvm(args: string[], table: Table, now: Date) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(
+    args,
+    { out: (line) => out.push(line), err: (line) => err.push(line), color: false },
+    { ...defaultDeps({ ...process.env, ...table.env }), now: () => now },
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('deny list and revoke against moto', () => {
+  let iam: IAMClient;
+  let table: Table;
+  /** Per test: moto's IAM is shared by every test file, so role names must not collide. */
+  let run: string;
+
+  beforeEach(async () => {
+    table = await freshTable('tvm-deny');
+    iam = new IAMClient({
+      endpoint: table.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    run = randomUUID().slice(0, 8);
+  });
+
+  const roleName = (name: string) => `${name}-${run}`;
+  const roleArn = (name: string, account = ACCOUNT) =>
+    `arn:aws:iam::${account}:role/tvm/${roleName(name)}`;
+
+  async function createRole(name: string) {
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: roleName(name),
+        Path: '/tvm/',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+              Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+            },
+          ],
+        }),
+      }),
+    );
+  }
+
+  async function putPolicy(name: string, policyName: string, document: unknown) {
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName(name),
+        PolicyName: policyName,
+        PolicyDocument: JSON.stringify(document),
+      }),
+    );
+  }
+
+  /** The stored document, parsed; undefined when the role has no such policy. */
+  async function policyOf(name: string, policyName = POLICY): Promise<unknown> {
+    const { PolicyNames = [] } = await iam.send(
+      new ListRolePoliciesCommand({ RoleName: roleName(name) }),
+    );
+    if (!PolicyNames.includes(policyName)) return undefined;
+    const { PolicyDocument = '' } = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName(name), PolicyName: policyName }),
+    );
+    return JSON.parse(decodeURIComponent(PolicyDocument));
+  }
+
+  async function applyConfig(document: unknown) {
+    const result = validateConfig(document, { stage: 'local' });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    await new DynamoConfigStore(table.documentClient, table.tableName).apply(result.config, {
+      appliedBy: 'test',
+    });
+  }
+
+  async function audit(record: Omit<AuditRecord, 'requestId' | 'route' | 'reason'>) {
+    const sink = new DynamoAuditSink(table.documentClient, table.tableName, {
+      retentionDays: 1,
+      logger: { info: () => undefined },
+    });
+    await sink.write({
+      requestId: randomUUID(),
+      route: 'POST /v1/credentials',
+      reason: 'ok',
+      ...record,
+    });
+  }
+
+  const denyList = () => new DynamoDenyList(table.documentClient, table.tableName);
+
+  describe('deny add|list|remove', () => {
+    beforeEach(async () => {
+      await applyConfig({ version: 1, providers: [oidcProvider('mobile')], mappings: [] });
+    });
+
+    it('adds, lists (marking expired entries) and removes entries', async () => {
+      // Prepare
+      const now = new Date('2030-06-01T10:00:00.000Z');
+      const later = new Date('2030-06-01T13:00:00.000Z');
+
+      // Act
+      const added = await tvm(
+        [
+          'deny',
+          'add',
+          '--provider',
+          'mobile',
+          '--subject',
+          'alice',
+          '--until',
+          '2h',
+          '--reason',
+          'phished',
+          '--by',
+          'ops@example',
+        ],
+        table,
+        now,
+      );
+      const forever = await tvm(
+        ['deny', 'add', '--provider', 'mobile', '--subject', 'auth0|bob', '--by', 'ops@example'],
+        table,
+        now,
+      );
+      const listedNow = await tvm(['deny', 'list', '--provider', 'mobile'], table, now);
+      const listedLater = await tvm(['deny', 'list', '--provider', 'mobile'], table, later);
+
+      // Assess
+      expect(added.code).toBe(EXIT.ok);
+      expect(added.out).toContain('denied mobile/"alice" until 2030-06-01T12:00:00.000Z');
+      expect(forever.code).toBe(EXIT.ok);
+      expect(await denyList().find('mobile', 'alice', now)).toEqual({
+        provider: 'mobile',
+        subject: 'alice',
+        until: '2030-06-01T12:00:00.000Z',
+        reason: 'phished',
+        by: 'ops@example',
+        at: '2030-06-01T10:00:00.000Z',
+      });
+      expect(listedNow.code).toBe(EXIT.ok);
+      expect(listedNow.out.split('\n')).toEqual([
+        'subject      state   until                     by           at                        reason',
+        '"alice"      active  2030-06-01T12:00:00.000Z  ops@example  2030-06-01T10:00:00.000Z  phished',
+        '"auth0|bob"  active  never                     ops@example  2030-06-01T10:00:00.000Z',
+        '2 entries',
+      ]);
+      expect(listedLater.out).toMatch(/^"alice" +expired +2030-06-01T12:00:00\.000Z/m);
+      expect(listedLater.out).toMatch(/^"auth0\|bob" +active +never/m);
+      expect(listedLater.out).toContain('2 entries, 1 expired');
+
+      // Act: remove both
+      const removed = await tvm(
+        ['deny', 'remove', '--provider', 'mobile', '--subject', 'alice'],
+        table,
+        now,
+      );
+      const removedAgain = await tvm(
+        ['deny', 'remove', '--provider', 'mobile', '--subject', 'alice'],
+        table,
+        now,
+      );
+      await tvm(['deny', 'remove', '--provider', 'mobile', '--subject', 'auth0|bob'], table, now);
+      const listedEmpty = await tvm(['deny', 'list', '--provider', 'mobile'], table, now);
+
+      // Assess
+      expect(removed.code).toBe(EXIT.ok);
+      expect(removed.out).toContain('removed the deny entry of mobile/"alice"');
+      expect(removedAgain.code).toBe(EXIT.invalid);
+      expect(removedAgain.err).toContain('is not on the deny list');
+      expect(await denyList().find('mobile', 'alice', now)).toBeUndefined();
+      expect(listedEmpty.out).toBe('No deny entries for provider mobile.');
+    });
+
+    it.each([
+      [['--until', '2030-06-01T09:59:59Z'], /is not in the future/],
+      [['--until', '2030-02-30T00:00:00Z'], /--until must be an ISO 8601 time/],
+      [['--until', '2030-06-01T12:00:00'], /--until must be an ISO 8601 time/],
+      [['--until', 'tomorrow'], /--until must be an ISO 8601 time/],
+      [['--subject', ''], /--subject must not be empty/],
+      [['--subject', 'x'.repeat(256)], /at most 255/],
+    ])('refuses %j with exit 1 and writes nothing', async (extra, message) => {
+      // Prepare
+      const now = new Date('2030-06-01T10:00:00.000Z');
+      const args = ['deny', 'add', '--provider', 'mobile', '--subject', 'alice'];
+
+      // Act
+      const result = await tvm([...args, ...extra], table, now);
+
+      // Assess
+      expect(result.code).toBe(EXIT.invalid);
+      expect(result.err).toMatch(message);
+      expect(await denyList().list('mobile')).toEqual([]);
+    });
+
+    it('refuses a provider that is not in the current config (exit 1)', async () => {
+      const now = new Date('2030-06-01T10:00:00.000Z');
+
+      const added = await tvm(
+        ['deny', 'add', '--provider', 'mobil', '--subject', 'alice'],
+        table,
+        now,
+      );
+      const listed = await tvm(['deny', 'list', '--provider', 'mobil'], table, now);
+      const revoked = await tvm(
+        ['revoke', '--provider', 'mobil', '--subject', 'alice'],
+        table,
+        now,
+      );
+
+      for (const result of [added, listed, revoked]) {
+        expect(result.code).toBe(EXIT.invalid);
+        expect(result.err).toContain(
+          'provider "mobil" is not in the current config (generation 1 of',
+        );
+        expect(result.err).toContain('its providers are: mobile');
+      }
+      expect(await denyList().list('mobil')).toEqual([]);
+    });
+  });
+
+  describe('revoke', () => {
+    const subject = 'auth0|alice';
+    /** The runtime's SourceIdentity for this sub: `|` is outside STS's pattern, so hashed. */
+    const hashedSub = `sha256-${sha256(subject).slice(0, 40)}`;
+    const email = 'alice@example.com';
+    const other = 'bob'; // another principal already revoked on role A
+    const now = new Date('2030-06-01T10:00:00.250Z');
+    /** now, rounded up to the second, plus the 60 s margin. */
+    const cutoff = '2030-06-01T10:01:01Z';
+    const appAccess = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::data/*' }],
+    };
+    const otherStatement = expectedStatement(other, '2030-06-01T09:00:00Z');
+
+    /**
+     * Role A: default SourceIdentity (from the config); already holds a revocation of bob and an
+     * unrelated inline policy. Role B: sourceIdentity from the email claim, so only its audit
+     * record names the value. Role C: in no mapping any more, only in an audit record. Role D:
+     * another provider's mapping, and another principal's vend; must stay untouched.
+     */
+    async function prepare(extraMappings: Record<string, unknown>[] = []) {
+      for (const name of ['role-a', 'role-b', 'role-c', 'role-d']) await createRole(name);
+      await applyConfig({
+        version: 1,
+        providers: [oidcProvider('mobile'), oidcProvider('corp', 'https://corp.example.com')],
+        mappings: [
+          mapping('m-default', 100, { roleArn: roleArn('role-a') }),
+          mapping('m-email', 90, {
+            roleArn: roleArn('role-b'),
+            sourceIdentity: '{{claims.email}}',
+          }),
+          mapping('m-corp', 80, { provider: 'corp', roleArn: roleArn('role-d') }),
+          ...extraMappings,
+        ],
+      });
+      await putPolicy('role-a', POLICY, { Version: '2012-10-17', Statement: [otherStatement] });
+      await putPolicy('role-a', 'app-access', appAccess);
+      const vend = { provider: 'mobile', subjectHash: subjectHash('mobile', subject) };
+      await audit({
+        ...vend,
+        at: '2030-06-01T09:10:00.000Z',
+        outcome: 'allowed',
+        roleArn: roleArn('role-a'),
+        sourceIdentity: hashedSub,
+      });
+      await audit({
+        ...vend,
+        at: '2030-06-01T09:20:00.000Z',
+        outcome: 'allowed',
+        roleArn: roleArn('role-b'),
+        sourceIdentity: email,
+      });
+      await audit({
+        ...vend,
+        at: '2030-06-01T09:30:00.000Z',
+        outcome: 'allowed',
+        roleArn: roleArn('role-c'),
+        sourceIdentity: 'alice.old',
+      });
+      // Refused requests and other principals' vends are not this principal's sessions.
+      await audit({
+        ...vend,
+        at: '2030-06-01T09:40:00.000Z',
+        outcome: 'denied',
+        roleArn: roleArn('role-d'),
+        sourceIdentity: 'denied-one',
+      });
+      await audit({
+        provider: 'mobile',
+        subjectHash: subjectHash('mobile', 'carol'),
+        at: '2030-06-01T09:50:00.000Z',
+        outcome: 'allowed',
+        roleArn: roleArn('role-d'),
+        sourceIdentity: 'carol',
+      });
+    }
+
+    const revoke = (extra: string[] = [], at = now) =>
+      tvm(
+        [
+          'revoke',
+          '--provider',
+          'mobile',
+          '--subject',
+          subject,
+          '--by',
+          'ops@example',
+          '--reason',
+          'stolen laptop',
+          ...extra,
+        ],
+        table,
+        at,
+      );
+
+    it('denies the principal and writes exactly the right statements, merged with what is there', async () => {
+      // Prepare
+      await prepare();
+
+      // Act
+      const result = await revoke();
+
+      // Assess
+      expect(result.err).toBe('');
+      expect(result.code).toBe(EXIT.ok);
+      expect(await policyOf('role-a')).toEqual({
+        Version: '2012-10-17',
+        Statement: [otherStatement, expectedStatement(hashedSub, cutoff)],
+      });
+      expect(await policyOf('role-b')).toEqual({
+        Version: '2012-10-17',
+        Statement: [expectedStatement(email, cutoff)],
+      });
+      expect(await policyOf('role-c')).toEqual({
+        Version: '2012-10-17',
+        Statement: [expectedStatement('alice.old', cutoff)],
+      });
+      expect(await policyOf('role-d')).toBeUndefined();
+      expect(await policyOf('role-a', 'app-access')).toEqual(appAccess);
+      expect(await denyList().find('mobile', subject, now)).toEqual({
+        provider: 'mobile',
+        subject,
+        reason: 'stolen laptop',
+        by: 'ops@example',
+        at: now.toISOString(),
+      });
+      expect(result.out).toContain(`✓ updated   ${roleArn('role-a')} (2 statement(s),`);
+      expect(result.out).toContain(`✓ updated   ${roleArn('role-b')} (1 statement(s),`);
+      expect(result.out).toContain(`✓ updated   ${roleArn('role-c')} (1 statement(s),`);
+      expect(result.out).toContain(
+        'mapping m-email (' +
+          roleArn('role-b') +
+          '): its sourceIdentity needs claims other than sub',
+      );
+      expect(result.out).not.toContain(roleArn('role-d'));
+    });
+
+    it('is idempotent: a second run replaces its own statements with a newer cut-off', async () => {
+      // Prepare
+      await prepare();
+      const second = new Date('2030-06-01T11:30:00.000Z');
+      const secondCutoff = '2030-06-01T11:31:00Z';
+      await revoke();
+
+      // Act
+      const again = await revoke([], second);
+      const unchanged = await revoke([], second);
+
+      // Assess
+      expect(again.code).toBe(EXIT.ok);
+      expect(await policyOf('role-a')).toEqual({
+        Version: '2012-10-17',
+        Statement: [otherStatement, expectedStatement(hashedSub, secondCutoff)],
+      });
+      expect(await policyOf('role-b')).toEqual({
+        Version: '2012-10-17',
+        Statement: [expectedStatement(email, secondCutoff)],
+      });
+      expect(await policyOf('role-a', 'app-access')).toEqual(appAccess);
+      expect(unchanged.code).toBe(EXIT.ok);
+      expect(unchanged.out).toContain(`= unchanged ${roleArn('role-a')}`);
+    });
+
+    it('--dry-run reads everything and changes nothing', async () => {
+      // Prepare
+      await prepare();
+
+      // Act
+      const result = await revoke(['--dry-run']);
+
+      // Assess
+      expect(result.code).toBe(EXIT.ok);
+      expect(result.out).toContain(`+ would update ${roleArn('role-a')}`);
+      expect(result.out).toContain('dry run: nothing was changed');
+      expect(await denyList().list('mobile')).toEqual([]);
+      expect(await policyOf('role-a')).toEqual({
+        Version: '2012-10-17',
+        Statement: [otherStatement],
+      });
+      expect(await policyOf('role-b')).toBeUndefined();
+      expect(await policyOf('role-c')).toBeUndefined();
+    });
+
+    it('skips a role in another account, still covers the others, and exits 3', async () => {
+      // Prepare
+      const foreign = 'arn:aws:iam::210987654321:role/tvm/elsewhere';
+      await prepare([mapping('m-foreign', 70, { roleArn: foreign })]);
+
+      // Act
+      const result = await revoke();
+
+      // Assess
+      expect(result.code).toBe(EXIT.upstream);
+      expect(result.out).toContain(`! skipped   ${foreign}`);
+      expect(result.out).toContain(
+        `role is in account 210987654321 (aws) but the IAM credentials are for ${ACCOUNT} (aws)`,
+      );
+      expect(result.err).toContain('1 role(s) not covered');
+      expect(await policyOf('role-a')).toEqual({
+        Version: '2012-10-17',
+        Statement: [otherStatement, expectedStatement(hashedSub, cutoff)],
+      });
+      expect(await denyList().find('mobile', subject, now)).toBeDefined();
+    });
+
+    it('refuses to outgrow the inline policy limit, naming the role; --prune makes room', async () => {
+      // Prepare: revocations from a day ago fill role A's policy to just under 10,240 characters,
+      // too little room for one more statement.
+      await prepare();
+      const old: ReturnType<typeof expectedStatement>[] = [];
+      const size = () =>
+        JSON.stringify({ Version: '2012-10-17', Statement: [otherStatement, ...old] }).length;
+      for (let index = 0; ; index += 1) {
+        const next = expectedStatement(`old-user-${index}`, '2030-05-31T10:00:00Z');
+        if (size() + JSON.stringify(next).length + 1 > 10_240) break;
+        old.push(next);
+      }
+      await putPolicy('role-a', POLICY, {
+        Version: '2012-10-17',
+        Statement: [otherStatement, ...old],
+      });
+
+      // Act
+      const refused = await revoke();
+      const afterRefusal = await policyOf('role-a');
+      const pruned = await revoke(['--prune']);
+
+      // Assess
+      expect(refused.code).toBe(EXIT.upstream);
+      expect(refused.out).toContain(`✗ failed    ${roleArn('role-a')}`);
+      expect(refused.out).toMatch(
+        new RegExp(
+          `role ${roleName('role-a')}: ${POLICY} would be [0-9,]+ characters, over IAM's 10,240`,
+        ),
+      );
+      expect(refused.out).toContain('Run revoke again with --prune');
+      expect(afterRefusal).toEqual({ Version: '2012-10-17', Statement: [otherStatement, ...old] });
+      expect(pruned.code).toBe(EXIT.ok);
+      expect(await policyOf('role-a')).toEqual({
+        Version: '2012-10-17',
+        Statement: [otherStatement, expectedStatement(hashedSub, cutoff)],
+      });
+    });
+  });
+});
