@@ -4,6 +4,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectHash } from '#shared/audit/audit.ts';
 import { credentialsRoute } from '#shared/credentials/route.ts';
+import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { vendCredentials } from '#shared/sts/vend.ts';
@@ -105,6 +106,34 @@ describe('vend path against moto and a real OIDC issuer', () => {
     expect(stored).not.toContain(body.credentials.secretAccessKey);
     expect(stored).not.toContain(body.credentials.sessionToken);
     expect(stored).not.toContain(token);
+  });
+
+  it('a principal added to the deny list is refused at its next request (403)', async () => {
+    // Prepare: mallory vends fine, then an operator denies her.
+    const token = await issuer.mint({ sub: 'mallory', tenant: 'acme' });
+    const call = async () => {
+      const result = await handler(
+        httpEvent({
+          method: 'POST',
+          path: '/v1/credentials',
+          headers: { authorization: `Bearer ${token}` },
+        }),
+        fakeContext(),
+      );
+      return typeof result === 'string' ? 200 : result.statusCode;
+    };
+    expect(await call()).toBe(200);
+
+    // Act
+    await new DynamoDenyList(table.documentClient, table.tableName).add({
+      provider: 'mobile',
+      subject: 'mallory',
+      by: 'ops',
+      at: new Date().toISOString(),
+    });
+
+    // Assess: the same, still valid token is refused now.
+    expect(await call()).toBe(403);
   });
 
   it('a rejected token is audited in DynamoDB too', async () => {
