@@ -1,6 +1,6 @@
 import type { Identity } from '#shared/auth/identity.ts';
 import type { Provider } from '#shared/config/schema.ts';
-import { ForbiddenError } from '#shared/errors.ts';
+import { AppError, ForbiddenError, UpstreamError } from '#shared/errors.ts';
 import type { DenyList } from './deny-list.ts';
 import type { RateLimiter, RateLimitRule } from './rate-limit.ts';
 
@@ -45,10 +45,16 @@ export function rateLimitRules(
 export function createAccessGuard(denyList: DenyList, limiter: RateLimiter): AccessGuard {
   return {
     async check(identity, provider, context) {
-      const entry = await denyList.find(identity.provider, identity.subject, context.now);
-      if (entry !== undefined) throw new ForbiddenError('denied_principal');
-      const rules = rateLimitRules(identity, provider, context.sourceIp);
-      if (rules.length > 0) await limiter.consume(rules, context.now);
+      try {
+        const entry = await denyList.find(identity.provider, identity.subject, context.now);
+        if (entry !== undefined) throw new ForbiddenError('denied_principal');
+        const rules = rateLimitRules(identity, provider, context.sourceIp);
+        if (rules.length > 0) await limiter.consume(rules, context.now);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        // The deny list or the counters could not be read: refuse (fail closed), as a 503.
+        throw Object.assign(new UpstreamError(error, 2), { reason: 'guard_unavailable' });
+      }
     },
   };
 }

@@ -548,6 +548,7 @@ describe('docs/api.md', () => {
       'rate_limited_principal',
       'rate_limited_ip',
       'config_unavailable',
+      'guard_unavailable',
       'upstream',
       'internal_error',
     ];
