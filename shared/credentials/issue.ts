@@ -41,6 +41,8 @@ export interface IssueRequest {
   mappingId?: string;
   durationSeconds?: number;
   sourceIp?: string;
+  /** Epoch ms by which STS must have answered: the Lambda's deadline less a margin. */
+  deadline?: number;
 }
 
 export interface Issued {
@@ -157,7 +159,10 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
         ? {}
         : { durationSeconds: request.durationSeconds }),
     });
-    credentials = await vendCredentials(deps.sts, decision, deps.vend);
+    credentials = await vendCredentials(deps.sts, decision, {
+      ...deps.vend,
+      ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
+    });
   } catch (error) {
     if (error instanceof StsError && error.failure === 'misconfigured') {
       // AccessDenied or a malformed policy: the role's trust policy or the mapping is wrong.

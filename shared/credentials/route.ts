@@ -194,6 +194,8 @@ export function credentialsRoute(deps: IssueDeps): HttpRoute {
     }
     const issued = await issueCredentials(deps, {
       ...audit,
+      // Leave 1.5 s of the Lambda's time for the audit write and the answer.
+      deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
       token: request.token,
       ...(request.provider === undefined ? {} : { provider: request.provider }),
       ...(request.mapping === undefined ? {} : { mappingId: request.mapping }),

@@ -22,6 +22,11 @@ export interface VendOptions {
   /** Base of the exponential backoff; tests set it to 0. */
   backoffBaseMs?: number;
   /**
+   * Epoch ms by which the answer must be back (the Lambda deadline less a margin). No attempt
+   * starts, and no attempt waits, past it.
+   */
+  deadline?: number;
+  /**
    * Console sign-in only works for role-chained sessions when no DurationSeconds is passed
    * (the SAML console target); everything else passes the decision's duration.
    */
@@ -75,6 +80,9 @@ const MISCONFIGURATION = new Set([
   'ExpiredTokenException',
 ]);
 
+/** An AssumeRole round trip below this is not worth starting. */
+const MIN_CALL_MS = 100;
+
 export type StsFailure = 'throttled' | 'unavailable' | 'timeout' | 'misconfigured' | 'unknown';
 
 /** STS errors never reach the client as text: map them to 403, 503 or 500. */
@@ -126,9 +134,13 @@ export async function vendCredentials(
   const base = options.backoffBaseMs ?? 100;
   let lastError: unknown;
   for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
+    const left =
+      options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - Date.now();
+    // Too little time left for a useful call: answer 503 now rather than be killed mid-call.
+    if (left < MIN_CALL_MS) throw new StsError('timeout', lastError ?? new Error('no time left'));
     try {
       const output = await sts.send(new AssumeRoleCommand(input), {
-        abortSignal: AbortSignal.timeout(options.timeoutMs),
+        abortSignal: AbortSignal.timeout(Math.min(options.timeoutMs, left)),
       });
       const credentials = output.Credentials;
       if (

@@ -172,3 +172,32 @@ describe('vendCredentials', () => {
     );
   });
 });
+
+describe('vendCredentials near the Lambda deadline', () => {
+  beforeEach(() => {
+    sts.reset();
+  });
+
+  it('starts no call when too little time is left, and answers 503', async () => {
+    sts.on(AssumeRoleCommand).resolves(OK);
+    const error = await vendCredentials(client, decision(), {
+      timeoutMs: 2_000,
+      maxAttempts: 3,
+      deadline: Date.now() + 50,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 503, failure: 'timeout' });
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  });
+
+  it('does not retry past the deadline', async () => {
+    sts.on(AssumeRoleCommand).rejects(awsError('Throttling', 400));
+    const error = await vendCredentials(client, decision(), {
+      timeoutMs: 2_000,
+      maxAttempts: 10,
+      backoffBaseMs: 200,
+      deadline: Date.now() + 300,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ statusCode: 503 });
+    expect(sts.commandCalls(AssumeRoleCommand).length).toBeLessThan(10);
+  });
+});
