@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConfigConflictError, ConfigInvalidError, ValidationError } from '#shared/errors.ts';
+import { queryAll } from '#shared/store/query.ts';
 import { ConfigFileSchema, type TvmConfig } from './schema.ts';
 import {
   type ApplyOptions,
@@ -97,21 +98,12 @@ export class DynamoConfigStore implements ConfigAdmin {
    * schema and its hash checked against META, so a damaged or partial generation fails closed.
    */
   async load(generation: number): Promise<ConfigGeneration> {
-    const items: GenerationItem[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': generationPk(generation) },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...((page.Items ?? []) as GenerationItem[]));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const items = (await queryAll(this.#client, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': generationPk(generation) },
+      ConsistentRead: true,
+    })) as GenerationItem[];
 
     const meta = items.find((item) => item.sk === META_SK);
     const broken = (message: string) =>

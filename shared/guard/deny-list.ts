@@ -3,8 +3,8 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '#shared/store/query.ts';
 
 /** A principal the TVM must refuse, whatever its token says. */
 export interface DenyEntry {
@@ -85,21 +85,12 @@ export class DynamoDenyList implements DenyList {
   }
 
   async list(provider: string): Promise<DenyEntry[]> {
-    const entries: DenyEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `DENY#${provider}` },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      entries.push(...(page.Items ?? []).map(toEntry));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return entries;
+    const items = await queryAll(this.#client, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `DENY#${provider}` },
+    });
+    return items.map(toEntry);
   }
 }
 

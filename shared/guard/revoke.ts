@@ -6,16 +6,18 @@
  * sessions", which denies every session of the role. Run by an operator: the Lambda has no IAM
  * write permission.
  */
+
 import { createHash } from 'node:crypto';
 import { GetRolePolicyCommand, type IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { subjectHash } from '#shared/audit/audit.ts';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import type { TvmConfig } from '#shared/config/schema.ts';
 import { canonicalJson } from '#shared/config/store.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import { renderScope, renderSourceIdentity } from '#shared/mapping/render.ts';
+import { queryAll } from '#shared/store/query.ts';
 import type { DenyEntry, DenyList } from './deny-list.ts';
 
 /** The inline policy the revocations live in, one per role. */
@@ -69,35 +71,28 @@ export class DynamoVendHistory implements VendHistory {
 
   async vendedSessions(provider: string, subject: string): Promise<VendedSession[]> {
     const seen = new Map<string, VendedSession>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk',
-          FilterExpression: '#outcome = :allowed',
-          ProjectionExpression: '#roleArn, #sourceIdentity',
-          ExpressionAttributeNames: {
-            '#outcome': 'outcome',
-            '#roleArn': 'roleArn',
-            '#sourceIdentity': 'sourceIdentity',
-          },
-          ExpressionAttributeValues: {
-            ':pk': `AUDIT#${subjectHash(provider, subject)}`,
-            ':allowed': 'allowed',
-          },
-          // A vend that finished a moment ago must be covered too.
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { roleArn, sourceIdentity } = item;
-        if (typeof roleArn !== 'string' || typeof sourceIdentity !== 'string') continue;
-        seen.set(JSON.stringify([roleArn, sourceIdentity]), { roleArn, sourceIdentity });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const items = await queryAll(this.#client, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk',
+      FilterExpression: '#outcome = :allowed',
+      ProjectionExpression: '#roleArn, #sourceIdentity',
+      ExpressionAttributeNames: {
+        '#outcome': 'outcome',
+        '#roleArn': 'roleArn',
+        '#sourceIdentity': 'sourceIdentity',
+      },
+      ExpressionAttributeValues: {
+        ':pk': `AUDIT#${subjectHash(provider, subject)}`,
+        ':allowed': 'allowed',
+      },
+      // A vend that finished a moment ago must be covered too.
+      ConsistentRead: true,
+    });
+    for (const item of items) {
+      const { roleArn, sourceIdentity } = item;
+      if (typeof roleArn !== 'string' || typeof sourceIdentity !== 'string') continue;
+      seen.set(JSON.stringify([roleArn, sourceIdentity]), { roleArn, sourceIdentity });
+    }
     return [...seen.values()];
   }
 }
