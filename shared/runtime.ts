@@ -9,6 +9,7 @@ import { lambdaDocumentClient } from '#shared/aws.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { CachedConfigStore } from '#shared/config/store.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
+import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
@@ -44,6 +45,8 @@ export function createIssueDeps(env: NodeJS.ProcessEnv = process.env): IssueDeps
     }),
     // 3 attempts of at most 2 s each stay well inside the 10 s Lambda timeout.
     vend: { timeoutMs: 2_000, maxAttempts: 3 },
+    // Per instance, in memory only; bounded so a burst of distinct principals cannot grow it.
+    reuse: new CredentialReuseCache({ maxEntries: 5_000 }),
     logger,
     now: () => new Date(),
   };

@@ -377,6 +377,16 @@ export const MappingSchema = z
       .max(2048)
       .optional()
       .describe('Static ExternalId for the role trust policy.'),
+    reuse: z
+      .strictObject({
+        minRemainingSeconds: seconds(60, 3540).describe(
+          'Hand back credentials vended earlier only while they have more than this left.',
+        ),
+      })
+      .optional()
+      .describe(
+        'Opt-in: a warm Lambda may return credentials it vended earlier for exactly the same principal and AssumeRole parameters, instead of calling STS again (deny list and rate limits still apply; each reuse is audited).',
+      ),
   })
   .describe('Which identities get which role, and how the session is scoped.');
 

@@ -1088,6 +1088,12 @@ function checkMapping(
     report,
   );
   checkExternalId(mapping.externalId, [...path, 'externalId'], report);
+  if (mapping.reuse !== undefined && mapping.reuse.minRemainingSeconds >= mapping.durationSeconds) {
+    report(
+      [...path, 'reuse', 'minRemainingSeconds'],
+      `must be less than the mapping's durationSeconds (${mapping.durationSeconds}); otherwise nothing could ever be reused`,
+    );
+  }
   checkMatchTree(mapping.match, [...path, 'match'], report);
   if (provider?.type === 'saml' && provider.mode === 'native') {
     checkNativeSamlMapping(mapping, path, report);

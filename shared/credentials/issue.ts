@@ -20,6 +20,7 @@ import {
   type VendOptions,
   vendCredentials,
 } from '#shared/sts/vend.ts';
+import { CredentialReuseCache } from './reuse.ts';
 
 export interface IssueDeps {
   config: { require(): Promise<ConfigGeneration> };
@@ -28,6 +29,8 @@ export interface IssueDeps {
   audit: AuditSink;
   /** Deny list and rate limits, checked after authentication and before deciding. */
   guard: AccessGuard;
+  /** This instance's cache for mappings that opt into `reuse`; absent means never reuse. */
+  reuse?: CredentialReuseCache;
   vend: VendOptions;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   now(): Date;
@@ -139,6 +142,8 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
   let identity: Identity | undefined;
   let decision: Decision | undefined;
   let credentials: VendedCredentials;
+  let reuseKey: string | undefined;
+  let reused: VendedCredentials | undefined;
   try {
     const { config } = await loadConfig(deps);
     const providers = config.providers.filter((p): p is OidcProvider => p.type === 'oidc');
@@ -159,10 +164,23 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
         ? {}
         : { durationSeconds: request.durationSeconds }),
     });
-    credentials = await vendCredentials(deps.sts, decision, {
-      ...deps.vend,
-      ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
-    });
+    // Reuse only after the deny list and rate limits passed, and only what this instance vended
+    // for exactly this principal and these AssumeRole parameters.
+    const reuse = decision.mapping.reuse;
+    reuseKey =
+      reuse !== undefined && deps.reuse !== undefined
+        ? CredentialReuseCache.key(identity, decision)
+        : undefined;
+    reused =
+      reuseKey === undefined || reuse === undefined
+        ? undefined
+        : deps.reuse?.find(reuseKey, deps.now(), reuse.minRemainingSeconds);
+    credentials =
+      reused ??
+      (await vendCredentials(deps.sts, decision, {
+        ...deps.vend,
+        ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
+      }));
   } catch (error) {
     if (error instanceof StsError && error.failure === 'misconfigured') {
       // AccessDenied or a malformed policy: the role's trust policy or the mapping is wrong.
@@ -182,7 +200,8 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
   const record: AuditRecord = {
     ...baseRecord(request, deps.now()),
     outcome: 'allowed',
-    reason: 'ok',
+    // A reuse is its own audited event, carrying the original AccessKeyId.
+    reason: reused === undefined ? 'ok' : 'reused',
     provider: identity.provider,
     subjectHash: subjectHash(identity.provider, identity.subject),
     ...decisionFields(decision),
@@ -200,5 +219,7 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
     });
     throw new UpstreamError(error);
   }
+  // Cached only once audited: unaudited credentials are never handed out, now or later.
+  if (reuseKey !== undefined && reused === undefined) deps.reuse?.store(reuseKey, credentials);
   return { identity, decision, credentials };
 }

@@ -12,6 +12,7 @@ import type { TvmConfig } from '#shared/config/schema.ts';
 import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
+import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import { credentialsRoute } from '#shared/credentials/route.ts';
 import { ConfigMissingError } from '#shared/errors.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
@@ -128,6 +129,8 @@ export async function startHarness(
     withoutConfig?: boolean;
     /** Makes every config read fail with this error (DynamoDB unreachable, damaged generation). */
     configError?: Error;
+    /** Give the deps a credential reuse cache (mappings still have to opt in). */
+    reuseCache?: boolean;
   } = {},
 ): Promise<Harness> {
   stsMock.reset();
@@ -160,6 +163,9 @@ export async function startHarness(
     sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
     audit,
     guard: createAccessGuard(denyList, rateLimiter),
+    ...(options.reuseCache === true
+      ? { reuse: new CredentialReuseCache({ maxEntries: 100 }) }
+      : {}),
     vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
     logger: silent,
     now: () => new Date(),
