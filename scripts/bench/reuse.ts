@@ -11,19 +11,8 @@ import type { Identity } from '#shared/auth/identity.ts';
 import type { Mapping } from '#shared/config/schema.ts';
 import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
+import { mulberry32 } from '../../test/support/prng.ts';
 import { PROJECT_ROOT } from '../local/aws-stack.ts';
-
-/** mulberry32: a small seeded PRNG, so that every run simulates the same traffic. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Scenario {
   name: string;
@@ -93,7 +82,7 @@ function decisionFor(user: number, durationSeconds: number): Decision {
 }
 
 function simulate(scenario: Scenario, seed: number) {
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const caches = Array.from(
     { length: scenario.instances },
     () => new CredentialReuseCache({ maxEntries: 5_000 }),

@@ -26,6 +26,7 @@ import {
   VENDED_SECRET_PREFIX,
   VENDED_TOKEN_PREFIX,
 } from '../../support/fault-harness.ts';
+import { mulberry32 } from '../../support/prng.ts';
 
 const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 20_000);
 const SEED = Number(process.env.SOAK_SEED ?? 0x7a3e_5eed) >>> 0;
@@ -54,18 +55,6 @@ const PER_PRINCIPAL_LIMIT = 10;
 
 /** The statuses DESIGN.md §4 documents for this route. */
 const DOCUMENTED = new Set([200, 400, 401, 403, 413, 429, 503]);
-
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Category = 'valid' | 'hot' | 'expired' | 'bad-signature' | 'unmapped' | 'denied' | 'malformed';
 
