@@ -139,11 +139,14 @@ function inspect(token: string): Inspected {
   return { header, payload: decodeSegment(encodedPayload) };
 }
 
+/** One decoder for every token: fatal, so invalid UTF-8 is refused instead of replaced. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeSegment(segment: string): Record<string, unknown> {
   let value: unknown;
   try {
     const bytes = Buffer.from(segment, 'base64url');
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(UTF8.decode(bytes));
   } catch (cause) {
     throw fail('malformed_token', cause);
   }
