@@ -11,6 +11,7 @@ import { renderSummarySvg } from './chart.ts';
 import { runColdStart } from './cold-start.ts';
 import { runHandlerBench } from './handler.ts';
 import { runJwtBench } from './jwt.ts';
+import { runLoopbackBench } from './loopback.ts';
 import { runReuseBenchmark } from './reuse.ts';
 import { machineInfo } from './stats.ts';
 
@@ -49,4 +50,5 @@ log(
 );
 await runColdStart();
 runReuseBenchmark();
+await runLoopbackBench(log);
 log(`bench: all done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
