@@ -12,6 +12,7 @@ import { runColdStart } from './cold-start.ts';
 import { runHandlerBench } from './handler.ts';
 import { runJwtBench } from './jwt.ts';
 import { runLoopbackBench } from './loopback.ts';
+import { runMemoryBench } from './memory.ts';
 import { runReuseBenchmark } from './reuse.ts';
 import { machineInfo } from './stats.ts';
 
@@ -51,4 +52,5 @@ log(
 await runColdStart();
 runReuseBenchmark();
 await runLoopbackBench(log);
+await runMemoryBench(log);
 log(`bench: all done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
