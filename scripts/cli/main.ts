@@ -15,7 +15,7 @@ import { createDocumentClient } from '#shared/aws.ts';
 import { type ConfigChange, diffConfigs } from '#shared/config/diff.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { parseConfigText } from '#shared/config/parse.ts';
-import type { TvmConfig } from '#shared/config/schema.ts';
+import { ConfigFileSchema, type TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigAdmin, ConfigGeneration } from '#shared/config/store.ts';
 import {
   AppError,
@@ -127,7 +127,10 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): Required<CliD
   return {
     env,
     readFile: (path) => readFileSync(path, 'utf8'),
-    openStore: (options) => new DynamoConfigStore(documentClient(options), options.table),
+    openStore: (options) =>
+      new DynamoConfigStore(documentClient(options), options.table, {
+        parse: (stored) => ConfigFileSchema.parse(stored),
+      }),
     openDenyList: (options) => new DynamoDenyList(documentClient(options), options.table),
     openVendHistory: (options) => new DynamoVendHistory(documentClient(options), options.table),
     openIam: (options, iamProfile) => {

@@ -11,8 +11,8 @@ import { jwtVerify } from 'jose';
 import type { AuthFailureReason, Identity } from '#shared/auth/identity.ts';
 import { toClaims } from '#shared/auth/identity.ts';
 import { createJwksStore } from '#shared/auth/jwks.ts';
+import { OIDC_ALGORITHMS } from '#shared/config/limits.ts';
 import type { OidcProvider } from '#shared/config/schema.ts';
-import { OIDC_ALGORITHMS } from '#shared/config/schema.ts';
 import { AppError, AuthenticationError } from '#shared/errors.ts';
 
 /** Largest token we decode (16 KB); real ID tokens are 1–2 KB. */

@@ -4,7 +4,8 @@
  * the bound the renderer enforces: a claim longer than its declared maximum is refused, never cut.
  * Lengths are UTF-16 code units (`string.length`), which never undercount what STS counts.
  */
-import { CLAIM_NAME_PATTERN, type Provider } from '#shared/config/schema.ts';
+import { CLAIM_NAME_PATTERN } from '#shared/config/limits.ts';
+import type { Provider } from '#shared/config/schema.ts';
 import { ForbiddenError } from '#shared/errors.ts';
 
 export type TemplatePart = { kind: 'text'; text: string } | { kind: 'variable'; name: string };

@@ -5,6 +5,7 @@
  * semantic checks run on every provider and mapping whose own shape is valid, so one typo does
  * not hide the rest.
  */
+
 import { X509Certificate } from 'node:crypto';
 import type { z } from 'zod';
 import {
@@ -30,6 +31,7 @@ import {
   templateLimits,
 } from '#shared/config/templates.ts';
 import { ConfigInvalidError, type ConfigProblem } from '#shared/errors.ts';
+import { formatConfigPath, type PathSegment } from './path.ts';
 
 export interface ValidateOptions {
   /** Deployment stage; only `local` may use http:// loopback URLs. */
@@ -42,7 +44,7 @@ export type ValidationResult =
   | { ok: true; config: TvmConfig }
   | { ok: false; problems: ConfigProblem[] };
 
-export type PathSegment = string | number;
+export { formatConfigPath, type PathSegment };
 
 interface Finding {
   path: readonly PathSegment[];
@@ -98,19 +100,6 @@ const TEMPLATE_FIELDS =
 
 // ---------------------------------------------------------------------------------------------
 // Paths
-
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-/** `['mappings', 2, 'sessionTags', 'team']` → `mappings[2].sessionTags.team`. */
-export function formatConfigPath(path: readonly PathSegment[]): string {
-  let text = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') text += `[${segment}]`;
-    else if (IDENTIFIER.test(segment)) text += text === '' ? segment : `.${segment}`;
-    else text += `[${JSON.stringify(segment)}]`;
-  }
-  return text;
-}
 
 /** The inverse of formatConfigPath. */
 export function parseConfigPath(text: string): PathSegment[] {

@@ -4,8 +4,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
-import { ID_PATTERN, STS_LIMITS } from '#shared/config/schema.ts';
+import { ID_PATTERN, STS_LIMITS } from '#shared/config/limits.ts';
 import { AuthenticationError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
 import { type HttpEvent, type HttpResult, type HttpRoute, json } from '#shared/http/middleware.ts';
 import { auditRefusal, type IssueDeps, type Issued, issueCredentials } from './issue.ts';
@@ -15,31 +14,68 @@ export const MAX_AUTHORIZATION_BYTES = 16 * 1024;
 /** `{provider, mapping, durationSeconds}` fits in far less; a larger body is abuse. */
 export const MAX_BODY_BYTES = 4 * 1024;
 
-const Id = z.string().regex(ID_PATTERN);
-const Duration = z
-  .number()
-  .int()
-  .min(STS_LIMITS.minDurationSeconds)
-  .max(STS_LIMITS.maxDurationSeconds);
+/** What a request may name. Nothing else: a `roleArn`, `accountId` or `policy` is refused. */
+interface RequestFields {
+  provider?: string;
+  mapping?: string;
+  durationSeconds?: number;
+  format?: 'container' | 'process';
+}
 
-/** Strict: a body naming `roleArn`, `accountId` or anything else is refused, never honoured. */
-const PostBody = z.strictObject({
-  provider: Id.optional(),
-  mapping: Id.optional(),
-  durationSeconds: Duration.optional(),
-});
+const BODY_FIELDS = ['provider', 'mapping', 'durationSeconds'] as const;
+const QUERY_FIELDS = ['provider', 'mapping', 'durationSeconds', 'format'] as const;
+const DURATION_MESSAGE = `durationSeconds must be an integer from ${STS_LIMITS.minDurationSeconds} to ${STS_LIMITS.maxDurationSeconds}`;
 
-const GetQuery = z.strictObject({
-  provider: Id.optional(),
-  mapping: Id.optional(),
-  durationSeconds: z
-    .string()
-    .regex(/^[0-9]{1,5}$/)
-    .transform(Number)
-    .pipe(Duration)
-    .optional(),
-  format: z.enum(['container', 'process']).optional(),
-});
+/**
+ * Checks the body (JSON values) or the query string (strings) by hand: four fields do not need a
+ * schema library, and keeping zod out of the Lambda bundle keeps the cold start short.
+ */
+function checkFields(input: unknown, from: 'body' | 'query'): RequestFields {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError('invalid request');
+  }
+  const record = input as Record<string, unknown>;
+  const allowed: readonly string[] = from === 'body' ? BODY_FIELDS : QUERY_FIELDS;
+  const unknown = Object.keys(record).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      from === 'body'
+        ? `unknown field(s): ${unknown.join(', ')}; the body takes provider, mapping and durationSeconds`
+        : `unknown query parameter(s): ${unknown.join(', ')}; GET takes provider, mapping, durationSeconds and format`,
+    );
+  }
+  const fields: RequestFields = {};
+  for (const name of ['provider', 'mapping'] as const) {
+    const value = record[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+      throw new ValidationError(`invalid ${name}`);
+    }
+    fields[name] = value;
+  }
+  const duration = record.durationSeconds;
+  if (duration !== undefined) {
+    const value =
+      from === 'query' && typeof duration === 'string' && /^[0-9]{1,5}$/.test(duration)
+        ? Number(duration)
+        : duration;
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < STS_LIMITS.minDurationSeconds ||
+      value > STS_LIMITS.maxDurationSeconds
+    ) {
+      throw new ValidationError(DURATION_MESSAGE);
+    }
+    fields.durationSeconds = value;
+  }
+  const format = record.format;
+  if (format !== undefined) {
+    if (format !== 'container' && format !== 'process') throw new ValidationError('invalid format');
+    fields.format = format;
+  }
+  return fields;
+}
 
 interface ParsedRequest {
   token: string;
@@ -63,7 +99,7 @@ function bearerToken(event: HttpEvent): string {
   return match[1];
 }
 
-function parseBody(event: HttpEvent): z.output<typeof PostBody> {
+function parseBody(event: HttpEvent): RequestFields {
   if (event.body === undefined || event.body === null || event.body === '') return {};
   const text = event.isBase64Encoded
     ? Buffer.from(event.body, 'base64').toString('utf8')
@@ -80,25 +116,7 @@ function parseBody(event: HttpEvent): z.output<typeof PostBody> {
   } catch {
     throw new ValidationError('the body must be a JSON object');
   }
-  return parseOrThrow(PostBody, value);
-}
-
-function parseOrThrow<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  where: 'field(s)' | 'query parameter(s)' = 'field(s)',
-): z.output<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') ?? '';
-  const detail =
-    issue?.code === 'unrecognized_keys'
-      ? `unknown ${where}: ${issue.keys.join(', ')}; ${where === 'field(s)' ? 'the body takes provider, mapping and durationSeconds' : 'GET takes provider, mapping, durationSeconds and format'}`
-      : field === 'durationSeconds'
-        ? `durationSeconds must be an integer from ${STS_LIMITS.minDurationSeconds} to ${STS_LIMITS.maxDurationSeconds}`
-        : `invalid ${field || 'request'}`;
-  throw new ValidationError(detail);
+  return checkFields(value, 'body');
 }
 
 function parseRequest(event: HttpEvent): ParsedRequest {
@@ -110,7 +128,7 @@ function parseRequest(event: HttpEvent): ParsedRequest {
     const body = parseBody(event);
     return { token, ...body, format: 'json' };
   }
-  const query = parseOrThrow(GetQuery, event.queryStringParameters ?? {}, 'query parameter(s)');
+  const query = checkFields(event.queryStringParameters ?? {}, 'query');
   return {
     token,
     ...(query.provider === undefined ? {} : { provider: query.provider }),

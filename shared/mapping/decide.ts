@@ -4,7 +4,8 @@
  * mapping: a request may name a mapping id, never a role ARN (DESIGN.md §7, invariant 3).
  */
 import type { Identity } from '#shared/auth/identity.ts';
-import { type Mapping, type Provider, STS_LIMITS, type TvmConfig } from '#shared/config/schema.ts';
+import { STS_LIMITS } from '#shared/config/limits.ts';
+import type { Mapping, Provider, TvmConfig } from '#shared/config/schema.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import type { Decision, DecisionRequest } from '#shared/mapping/decision.ts';
 import { evaluateMatch } from '#shared/mapping/match.ts';

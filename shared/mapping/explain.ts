@@ -3,7 +3,8 @@
  * decide() (so it can never disagree with the TVM) plus the match traces, and makes no STS call.
  */
 import type { Claims, Identity } from '#shared/auth/identity.ts';
-import { type Mapping, type Provider, STS_LIMITS, type TvmConfig } from '#shared/config/schema.ts';
+import { STS_LIMITS } from '#shared/config/limits.ts';
+import type { Mapping, Provider, TvmConfig } from '#shared/config/schema.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import {
   candidateMappings,

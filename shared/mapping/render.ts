@@ -6,12 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Identity } from '#shared/auth/identity.ts';
-import {
-  type Mapping,
-  type Provider,
-  type SessionPolicy,
-  STS_LIMITS,
-} from '#shared/config/schema.ts';
+import { STS_LIMITS } from '#shared/config/limits.ts';
+import { formatConfigPath, type PathSegment } from '#shared/config/path.ts';
+import type { Mapping, Provider, SessionPolicy } from '#shared/config/schema.ts';
 import {
   type LimitOf,
   parseTemplate,
@@ -19,7 +16,6 @@ import {
   type TemplateContext,
   templateLimits,
 } from '#shared/config/templates.ts';
-import { formatConfigPath, type PathSegment } from '#shared/config/validate.ts';
 import { ForbiddenError } from '#shared/errors.ts';
 
 /** STS Tag value pattern, from the AssumeRole API reference (Tag data type). */
