@@ -52,6 +52,26 @@ describe('health (serverless-offline)', () => {
     expect(await response.json()).toEqual({ status: 'ok', service: 'tvm', stage: 'local' });
   });
 
+  it('answers CORS preflights for listed origins only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${baseUrl}/v1/credentials`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+
+    const allowed = await preflight('http://localhost:5173');
+    const other = await preflight('https://evil.example');
+
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    await allowed.body?.cancel();
+    await other.body?.cancel();
+  });
+
   it('answers 404 for a route that does not exist', async () => {
     // Act
     const response = await fetch(`${baseUrl}/v1/no-such-route`);

@@ -190,6 +190,17 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(resources[0]).toMatch(/:role\/tvm\/\*"\}?$/);
   });
 
+  it('allows no browser origin by default (CORS is an explicit per-stage allowlist)', () => {
+    const [, api] = resourcesOfType(template, 'AWS::ApiGatewayV2::Api')[0] ?? [];
+    expect(api?.Properties).toMatchObject({
+      CorsConfiguration: {
+        AllowOrigins: [],
+        AllowHeaders: ['authorization', 'content-type'],
+        AllowMethods: ['GET', 'POST', 'OPTIONS'],
+      },
+    });
+  });
+
   it('throttles the API stage and the credentials routes at API Gateway', () => {
     const [, stage] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage')[0] ?? [];
     expect(stage?.Properties).toMatchObject({
