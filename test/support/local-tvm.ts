@@ -33,55 +33,58 @@ export interface LocalTvm {
 }
 
 export async function startLocalTvm(options: { offline: boolean }): Promise<LocalTvm> {
-  const moto = await startMoto({ port: await freePort() });
-  const issuer = await startTestIssuer();
-  const table = 'tvm-local';
-  await ensureTable(moto.endpoint, table);
-  const client = createDocumentClient({
-    endpoint: moto.endpoint,
-    region: LOCAL_REGION,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await applyConfig(client, table, oidcConfig(issuer));
-  client.destroy();
-  const env = childEnv({
-    set: { ...localAwsEnv(moto.endpoint, table) },
-    unset: ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_*'],
-  });
-
-  let offline: GroupProcess | undefined;
-  let baseUrl: string | undefined;
-  if (options.offline) {
-    const httpPort = await freePort();
-    const lambdaPort = await freePort();
-    baseUrl = `http://127.0.0.1:${httpPort}`;
-    offline = spawnGroup(
-      'npx',
-      [
-        'serverless',
-        'offline',
-        'start',
-        '--stage',
-        'local',
-        '--httpPort',
-        String(httpPort),
-        '--lambdaPort',
-        String(lambdaPort),
-      ],
-      { env },
-    );
-    await waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 90_000, process: offline });
-  }
-  return {
-    moto,
-    issuer,
-    env,
-    baseUrl,
-    offline,
-    async stop() {
-      if (offline !== undefined) await killGroup(offline);
-      await issuer.stop();
-      await moto.stop();
-    },
+  // Whatever started is stopped again if a later step fails: a failed start leaves no process.
+  const started: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => {});
   };
+  try {
+    const moto = await startMoto({ port: await freePort() });
+    started.push(() => moto.stop());
+    const issuer = await startTestIssuer();
+    started.push(() => issuer.stop());
+    const table = 'tvm-local';
+    await ensureTable(moto.endpoint, table);
+    const client = createDocumentClient({
+      endpoint: moto.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await applyConfig(client, table, oidcConfig(issuer));
+    client.destroy();
+    const env = childEnv({
+      set: { ...localAwsEnv(moto.endpoint, table) },
+      unset: ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_*'],
+    });
+
+    let offline: GroupProcess | undefined;
+    let baseUrl: string | undefined;
+    if (options.offline) {
+      const httpPort = await freePort();
+      const lambdaPort = await freePort();
+      baseUrl = `http://127.0.0.1:${httpPort}`;
+      const server = spawnGroup(
+        'npx',
+        [
+          'serverless',
+          'offline',
+          'start',
+          '--stage',
+          'local',
+          '--httpPort',
+          String(httpPort),
+          '--lambdaPort',
+          String(lambdaPort),
+        ],
+        { env },
+      );
+      offline = server;
+      started.push(() => killGroup(server));
+      await waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 90_000, process: server });
+    }
+    return { moto, issuer, env, baseUrl, offline, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }
