@@ -267,60 +267,40 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 /** Only the options that each command takes; anything else is a usage error, not ignored. */
+/** The options of every command that reaches AWS: where, and which table. */
+const AWS_OPTIONS = ['stage', 'table', 'region', 'endpoint-url'] as const;
+
 const COMMAND_OPTIONS: Record<string, { args: number; options: string[] }> = {
   'config validate': { args: 1, options: ['stage'] },
   'config apply': {
     args: 1,
-    options: ['stage', 'table', 'region', 'endpoint-url', 'by', 'dry-run'],
+    options: [...AWS_OPTIONS, 'by', 'dry-run'],
   },
-  'config diff': { args: 1, options: ['stage', 'table', 'region', 'endpoint-url'] },
+  'config diff': { args: 1, options: [...AWS_OPTIONS] },
   'config export': {
     args: 0,
-    options: ['stage', 'table', 'region', 'endpoint-url', 'generation', 'format'],
+    options: [...AWS_OPTIONS, 'generation', 'format'],
   },
-  'config rollback': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'by', 'to'] },
-  'config history': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'limit'] },
+  'config rollback': { args: 0, options: [...AWS_OPTIONS, 'by', 'to'] },
+  'config history': { args: 0, options: [...AWS_OPTIONS, 'limit'] },
   explain: {
     args: 0,
-    options: [
-      'stage',
-      'table',
-      'region',
-      'endpoint-url',
-      'provider',
-      'claims',
-      'mapping',
-      'duration',
-      'config',
-    ],
+    options: [...AWS_OPTIONS, 'provider', 'claims', 'mapping', 'duration', 'config'],
   },
   'dev-token': { args: 0, options: ['sub', 'claim', 'issuer', 'expires-in'] },
   'deny add': {
     args: 0,
-    options: [
-      'stage',
-      'table',
-      'region',
-      'endpoint-url',
-      'by',
-      'provider',
-      'subject',
-      'until',
-      'reason',
-    ],
+    options: [...AWS_OPTIONS, 'by', 'provider', 'subject', 'until', 'reason'],
   },
   'deny remove': {
     args: 0,
-    options: ['stage', 'table', 'region', 'endpoint-url', 'provider', 'subject'],
+    options: [...AWS_OPTIONS, 'provider', 'subject'],
   },
-  'deny list': { args: 0, options: ['stage', 'table', 'region', 'endpoint-url', 'provider'] },
+  'deny list': { args: 0, options: [...AWS_OPTIONS, 'provider'] },
   revoke: {
     args: 0,
     options: [
-      'stage',
-      'table',
-      'region',
-      'endpoint-url',
+      ...AWS_OPTIONS,
       'by',
       'provider',
       'subject',

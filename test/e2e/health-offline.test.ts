@@ -1,38 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  childEnv,
-  freePort,
-  type GroupProcess,
-  groupAlive,
-  killGroup,
-  spawnGroup,
-  waitForHttp,
-} from '../support/process.ts';
+import { startOffline } from '../support/local-tvm.ts';
+import { childEnv, type GroupProcess, groupAlive, killGroup } from '../support/process.ts';
 
 describe('health (serverless-offline)', () => {
   let offline: GroupProcess;
   let baseUrl: string;
 
   beforeAll(async () => {
-    const httpPort = await freePort();
-    const lambdaPort = await freePort();
-    baseUrl = `http://127.0.0.1:${httpPort}`;
-    offline = spawnGroup(
-      'npx',
-      [
-        'serverless',
-        'offline',
-        'start',
-        '--stage',
-        'local',
-        '--httpPort',
-        String(httpPort),
-        '--lambdaPort',
-        String(lambdaPort),
-      ],
-      { env: childEnv() },
-    );
-    await waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 60_000, process: offline });
+    const started = await startOffline(childEnv());
+    offline = started.server;
+    baseUrl = started.baseUrl;
+    await started.ready;
   });
 
   afterAll(async () => {

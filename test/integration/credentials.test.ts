@@ -24,6 +24,22 @@ describe('vend path against moto and a real OIDC issuer', () => {
   let handler: ReturnType<typeof withHttpStack>;
   const saved = { ...process.env };
 
+  /** POST /v1/credentials through the handler: status and parsed body. */
+  async function post(token: string, requestId?: string) {
+    const result = await handler(
+      httpEvent({
+        method: 'POST',
+        path: '/v1/credentials',
+        headers: { authorization: `Bearer ${token}` },
+        ...(requestId === undefined ? {} : { requestId }),
+      }),
+      fakeContext(),
+    );
+    return typeof result === 'string'
+      ? { status: 200, body: JSON.parse(result) }
+      : { status: result.statusCode ?? 200, body: JSON.parse(result.body ?? '{}') };
+  }
+
   beforeAll(async () => {
     issuer = await startTestIssuer();
     table = await freshTable('tvm-vend');
@@ -43,17 +59,9 @@ describe('vend path against moto and a real OIDC issuer', () => {
     const token = await issuer.mint({ sub: 'alice', tenant: 'acme' });
 
     // Act
-    const result = await handler(
-      httpEvent({
-        method: 'POST',
-        path: '/v1/credentials',
-        headers: { authorization: `Bearer ${token}` },
-      }),
-      fakeContext(),
-    );
+    const { body } = await post(token);
 
     // Assess: the vended keys work, as the mapped role and session.
-    const body = JSON.parse(typeof result === 'string' ? result : (result.body ?? '{}'));
     expect(body.mapping).toBe('tenant-reader');
     const sts = new STSClient({
       endpoint: table.endpoint,
@@ -75,16 +83,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
 
   it('writes the audit record to DynamoDB with a TTL, and without secrets', async () => {
     const token = await issuer.mint({ sub: 'bob', tenant: 'globex' });
-    const result = await handler(
-      httpEvent({
-        method: 'POST',
-        path: '/v1/credentials',
-        headers: { authorization: `Bearer ${token}` },
-        requestId: 'audit-check-1',
-      }),
-      fakeContext(),
-    );
-    const body = JSON.parse(typeof result === 'string' ? result : (result.body ?? '{}'));
+    const { body } = await post(token, 'audit-check-1');
 
     const { Items = [] } = await table.documentClient.send(
       new QueryCommand({
@@ -111,17 +110,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
   it('a principal added to the deny list is refused at its next request (403)', async () => {
     // Prepare: mallory vends fine, then an operator denies her.
     const token = await issuer.mint({ sub: 'mallory', tenant: 'acme' });
-    const call = async () => {
-      const result = await handler(
-        httpEvent({
-          method: 'POST',
-          path: '/v1/credentials',
-          headers: { authorization: `Bearer ${token}` },
-        }),
-        fakeContext(),
-      );
-      return typeof result === 'string' ? 200 : result.statusCode;
-    };
+    const call = async () => (await post(token)).status;
     expect(await call()).toBe(200);
 
     // Act
@@ -138,16 +127,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
 
   it('a rejected token is audited in DynamoDB too', async () => {
     const token = await issuer.mint({ aud: 'other-app', tenant: 'acme' });
-    const result = await handler(
-      httpEvent({
-        method: 'POST',
-        path: '/v1/credentials',
-        headers: { authorization: `Bearer ${token}` },
-        requestId: 'audit-denied-1',
-      }),
-      fakeContext(),
-    );
-    expect(typeof result === 'string' ? 200 : result.statusCode).toBe(401);
+    expect((await post(token, 'audit-denied-1')).status).toBe(401);
     const { Items = [] } = await table.documentClient.send(
       new QueryCommand({
         TableName: table.tableName,

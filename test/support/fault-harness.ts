@@ -53,7 +53,8 @@ import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { logger } from '#shared/observability.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
-import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from './oidc-issuer.ts';
+import { harnessConfig } from './local-config.ts';
+import { startTestIssuer, type TestIssuer } from './oidc-issuer.ts';
 import type { CallOptions, CallResult } from './vend-harness.ts';
 
 /** Every network call on the vend path that can fail on its own. */
@@ -207,7 +208,7 @@ export function stsFault(fault: FaultKind, variant: 0 | 1 = 0): Error {
   }
 }
 
-/** A config like vend-harness's, with the JWKS and rate-limit settings the fault tests need. */
+/** The route-test config, with the JWKS and rate-limit settings the fault tests need. */
 export function faultHarnessConfig(
   issuer: Pick<TestIssuer, 'issuer' | 'jwksUri'>,
   rateLimits: Record<string, unknown> = {
@@ -215,51 +216,10 @@ export function faultHarnessConfig(
     perSourceIp: { limit: 1_000, windowSeconds: 60 },
   },
 ): unknown {
-  return {
-    version: 1,
-    providers: [
-      {
-        id: 'mobile',
-        type: 'oidc',
-        issuer: issuer.issuer,
-        jwksUri: issuer.jwksUri,
-        audiences: [TEST_AUDIENCE],
-        preset: 'cognito',
-        claims: { tenant: { maxLength: 32 } },
-        jwks: { cooldownSeconds: 30, timeoutMs: 2_000, staleMaxAgeSeconds: 3_600 },
-        rateLimits,
-      },
-    ],
-    mappings: [
-      {
-        id: 'admin',
-        provider: 'mobile',
-        priority: 200,
-        match: { claim: 'groups', op: 'contains', value: 'admins' },
-        roleArn: 'arn:aws:iam::123456789012:role/tvm/admin',
-        durationSeconds: 3600,
-      },
-      {
-        id: 'reader',
-        provider: 'mobile',
-        priority: 100,
-        match: { claim: 'tenant', op: 'exists' },
-        roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
-        sessionTags: { tenant: '{{claims.tenant}}' },
-        sessionPolicy: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: ['s3:GetObject'],
-              Resource: ['arn:aws:s3:::tenant-data/{{claims.tenant}}/*'],
-            },
-          ],
-        },
-        durationSeconds: 1800,
-      },
-    ],
-  };
+  return harnessConfig(issuer, {
+    jwks: { cooldownSeconds: 30, timeoutMs: 2_000, staleMaxAgeSeconds: 3_600 },
+    rateLimits,
+  });
 }
 
 type Item = Record<string, unknown>;

@@ -67,3 +67,64 @@ export async function applyConfig(
   await new DynamoConfigStore(client, tableName).apply(result.config, { appliedBy: 'test' });
   return result.config;
 }
+
+/**
+ * The route-test config: a Cognito-style provider (two audiences, azp, rate limits) and two
+ * mappings: everyone with a tenant reads their prefix; admins get more. `provider` overrides provider fields.
+ */
+export function harnessConfig(
+  issuer: Pick<TestIssuer, 'issuer' | 'jwksUri'>,
+  provider: Record<string, unknown> = {},
+): unknown {
+  return {
+    version: 1,
+    providers: [
+      {
+        id: 'mobile',
+        type: 'oidc',
+        issuer: issuer.issuer,
+        jwksUri: issuer.jwksUri,
+        audiences: [TEST_AUDIENCE, 'second-client'],
+        authorizedParties: [TEST_AUDIENCE],
+        preset: 'cognito',
+        claims: { tenant: { maxLength: 32 } },
+        jwks: { cooldownSeconds: 30 },
+        rateLimits: {
+          perPrincipal: { limit: 10, windowSeconds: 60 },
+          perSourceIp: { limit: 25, windowSeconds: 60 },
+        },
+        ...provider,
+      },
+    ],
+    mappings: [
+      {
+        id: 'admin',
+        provider: 'mobile',
+        priority: 200,
+        match: { claim: 'groups', op: 'contains', value: 'admins' },
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/admin',
+        durationSeconds: 3600,
+      },
+      {
+        id: 'reader',
+        provider: 'mobile',
+        priority: 100,
+        match: { claim: 'tenant', op: 'exists' },
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
+        sessionTags: { tenant: '{{claims.tenant}}' },
+        transitiveTagKeys: ['tenant'],
+        sessionPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['s3:GetObject'],
+              Resource: ['arn:aws:s3:::tenant-data/{{claims.tenant}}/*'],
+            },
+          ],
+        },
+        durationSeconds: 1800,
+      },
+    ],
+  };
+}

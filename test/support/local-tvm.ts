@@ -32,6 +32,35 @@ export interface LocalTvm {
   stop(): Promise<void>;
 }
 
+/**
+ * `serverless offline start --stage local` on free ports in its own process group; `ready`
+ * settles once /v1/health answers (or rejects if the server dies first).
+ */
+export async function startOffline(
+  env: NodeJS.ProcessEnv,
+): Promise<{ server: GroupProcess; baseUrl: string; ready: Promise<Response> }> {
+  const httpPort = await freePort();
+  const lambdaPort = await freePort();
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const server = spawnGroup(
+    'npx',
+    [
+      'serverless',
+      'offline',
+      'start',
+      '--stage',
+      'local',
+      '--httpPort',
+      String(httpPort),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
+    { env },
+  );
+  const ready = waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 90_000, process: server });
+  return { server, baseUrl, ready };
+}
+
 export async function startLocalTvm(options: { offline: boolean }): Promise<LocalTvm> {
   // Whatever started is stopped again if a later step fails: a failed start leaves no process.
   const started: (() => Promise<void>)[] = [];
@@ -60,27 +89,11 @@ export async function startLocalTvm(options: { offline: boolean }): Promise<Loca
     let offline: GroupProcess | undefined;
     let baseUrl: string | undefined;
     if (options.offline) {
-      const httpPort = await freePort();
-      const lambdaPort = await freePort();
-      baseUrl = `http://127.0.0.1:${httpPort}`;
-      const server = spawnGroup(
-        'npx',
-        [
-          'serverless',
-          'offline',
-          'start',
-          '--stage',
-          'local',
-          '--httpPort',
-          String(httpPort),
-          '--lambdaPort',
-          String(lambdaPort),
-        ],
-        { env },
-      );
-      offline = server;
-      started.push(() => killGroup(server));
-      await waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 90_000, process: server });
+      const offlineStart = await startOffline(env);
+      offline = offlineStart.server;
+      baseUrl = offlineStart.baseUrl;
+      started.push(() => killGroup(offlineStart.server));
+      await offlineStart.ready;
     }
     return { moto, issuer, env, baseUrl, offline, stop: stopAll };
   } catch (error) {

@@ -18,8 +18,9 @@ import { ConfigMissingError } from '#shared/errors.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
+import { harnessConfig } from './local-config.ts';
 import { MemoryDenyList, MemoryRateLimiter } from './memory-guards.ts';
-import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from './oidc-issuer.ts';
+import { startTestIssuer, type TestIssuer } from './oidc-issuer.ts';
 
 export const stsMock = mockClient(STSClient);
 
@@ -36,59 +37,7 @@ export const STS_ANSWER = {
   },
 };
 
-/** Two mappings: everyone with a tenant reads their prefix; admins get more. */
-export function harnessConfig(issuer: TestIssuer): unknown {
-  return {
-    version: 1,
-    providers: [
-      {
-        id: 'mobile',
-        type: 'oidc',
-        issuer: issuer.issuer,
-        jwksUri: issuer.jwksUri,
-        audiences: [TEST_AUDIENCE, 'second-client'],
-        authorizedParties: [TEST_AUDIENCE],
-        preset: 'cognito',
-        claims: { tenant: { maxLength: 32 } },
-        jwks: { cooldownSeconds: 30 },
-        rateLimits: {
-          perPrincipal: { limit: 10, windowSeconds: 60 },
-          perSourceIp: { limit: 25, windowSeconds: 60 },
-        },
-      },
-    ],
-    mappings: [
-      {
-        id: 'admin',
-        provider: 'mobile',
-        priority: 200,
-        match: { claim: 'groups', op: 'contains', value: 'admins' },
-        roleArn: 'arn:aws:iam::123456789012:role/tvm/admin',
-        durationSeconds: 3600,
-      },
-      {
-        id: 'reader',
-        provider: 'mobile',
-        priority: 100,
-        match: { claim: 'tenant', op: 'exists' },
-        roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
-        sessionTags: { tenant: '{{claims.tenant}}' },
-        transitiveTagKeys: ['tenant'],
-        sessionPolicy: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: ['s3:GetObject'],
-              Resource: ['arn:aws:s3:::tenant-data/{{claims.tenant}}/*'],
-            },
-          ],
-        },
-        durationSeconds: 1800,
-      },
-    ],
-  };
-}
+export { harnessConfig };
 
 export interface CallOptions {
   method?: 'GET' | 'POST';
