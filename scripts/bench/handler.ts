@@ -17,6 +17,7 @@ import {
   round,
   type Summary,
   summarize,
+  UNREACHED_RATE_LIMITS,
   type Variant,
 } from './stats.ts';
 
@@ -113,16 +114,7 @@ async function allocation(
 export async function runHandlerBench(log: (line: string) => void): Promise<HandlerResults> {
   // Rate limits kept (so the guard runs on every request) but high enough never to trigger.
   const harness = await startHarness({
-    config: (issuer) => {
-      const config = harnessConfig(issuer) as { providers: { rateLimits: unknown }[] };
-      for (const provider of config.providers) {
-        provider.rateLimits = {
-          perPrincipal: { limit: 1_000_000, windowSeconds: 60 },
-          perSourceIp: { limit: 1_000_000, windowSeconds: 60 },
-        };
-      }
-      return config;
-    },
+    config: (issuer) => harnessConfig(issuer, { rateLimits: UNREACHED_RATE_LIMITS }),
   });
   const stdout = silenceStdout();
   try {

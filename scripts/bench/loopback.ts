@@ -32,7 +32,7 @@ import { fakeContext, httpEvent } from '../../test/support/lambda-fakes.ts';
 import { MemoryDenyList, MemoryRateLimiter } from '../../test/support/memory-guards.ts';
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, STS_ANSWER, stsMock } from '../../test/support/vend-harness.ts';
-import { machineInfo, quantile, round } from './stats.ts';
+import { machineInfo, quantile, round, UNREACHED_RATE_LIMITS } from './stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = path.join(root, 'bench/results');
@@ -237,13 +237,7 @@ export async function runLoopbackBench(log: (line: string) => void): Promise<Loo
     return STS_ANSWER;
   });
   const issuer = await startTestIssuer();
-  const raw = harnessConfig(issuer) as { providers: { rateLimits: unknown }[] };
-  for (const provider of raw.providers) {
-    provider.rateLimits = {
-      perPrincipal: { limit: 1_000_000, windowSeconds: 60 },
-      perSourceIp: { limit: 1_000_000, windowSeconds: 60 },
-    };
-  }
+  const raw = harnessConfig(issuer, { rateLimits: UNREACHED_RATE_LIMITS });
   const validated = validateConfig(raw, { stage: 'local' });
   if (!validated.ok) throw new Error(`config invalid: ${JSON.stringify(validated.problems)}`);
   const config = validated.config;

@@ -9,6 +9,7 @@
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { providerFor, startTestIssuer } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, startHarness, stsMock } from '../../test/support/vend-harness.ts';
+import { UNREACHED_RATE_LIMITS } from './stats.ts';
 
 const which = process.argv[2] ?? 'handler';
 
@@ -25,16 +26,7 @@ if (which === 'jwt') {
   await issuer.stop();
 } else {
   const harness = await startHarness({
-    config: (issuer) => {
-      const config = harnessConfig(issuer) as { providers: { rateLimits: unknown }[] };
-      for (const provider of config.providers) {
-        provider.rateLimits = {
-          perPrincipal: { limit: 1_000_000, windowSeconds: 60 },
-          perSourceIp: { limit: 1_000_000, windowSeconds: 60 },
-        };
-      }
-      return config;
-    },
+    config: (issuer) => harnessConfig(issuer, { rateLimits: UNREACHED_RATE_LIMITS }),
   });
   const tokens = await Promise.all(
     Array.from({ length: 16 }, (_, i) => harness.mint({ sub: `user-${i}` })),

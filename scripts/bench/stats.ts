@@ -139,3 +139,9 @@ export function summarize(samples: VariantSamples): Summary {
     cpuUsPerOpMedian: round(median(samples.cpuUsPerOp)),
   };
 }
+
+/** Rate limits that are checked on every request (so the guard's cost is measured) but never hit. */
+export const UNREACHED_RATE_LIMITS = {
+  perPrincipal: { limit: 1_000_000, windowSeconds: 60 },
+  perSourceIp: { limit: 1_000_000, windowSeconds: 60 },
+};
