@@ -1,7 +1,8 @@
 /**
  * The local AWS stack as a command:
  *
- *   npm run local:aws -- install                     install the pinned moto and cfn-lint into .venv
+ *   npm run local:aws -- install                     install the pinned moto and cfn-lint into .venv,
+ *                                                    and the Debian packages of the SAML tests
  *   npm run local:aws -- start [--port 5000] [--table tvm-local] [--foreground]
  *   npm run local:aws -- stop  [--port 5000]
  *   npm run local:aws -- status [--port 5000]
@@ -23,6 +24,7 @@ import {
   startMoto,
   stopProcessGroup,
 } from './local/aws-stack.ts';
+import { ensureSystemPackages } from './local/system-deps.ts';
 
 const USAGE =
   'usage: local-aws <install|start|stop|status> [--port N] [--table NAME] [--foreground]';
@@ -83,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     case 'install':
       ensurePythonEnv();
       console.log('.venv is ready: moto_server and cfn-lint are installed.');
+      await ensureSystemPackages();
+      console.log('system packages for the SAML tests: ok');
       return 0;
     case 'start': {
       const existing = runningPid(port);

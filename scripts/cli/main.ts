@@ -38,6 +38,8 @@ import {
   type VendHistory,
 } from '#shared/guard/revoke.ts';
 import { explainDecision, formatExplanation } from '#shared/mapping/explain.ts';
+import { spUrls } from '#shared/saml/provider.ts';
+import { spMetadataXml } from '#shared/saml/sp.ts';
 import { DEFAULT_DEV_ISSUER, mintDevToken } from '../local/dev-token.ts';
 
 export const EXIT = { ok: 0, invalid: 1, usage: 2, upstream: 3, conflict: 4 } as const;
@@ -97,6 +99,10 @@ commands:
   deny remove --provider <id> --subject <sub>
                                     lift a deny entry (sessions already revoked stay revoked)
   deny list --provider <id>         the provider's deny entries; expired ones are marked
+  saml sp-metadata <provider> [--base-url <url>] [--config <file>]
+                                    print the SP metadata XML to give the IdP admin (entity id,
+                                    ACS URL, NameID formats); --base-url is the API's public URL
+                                    (default $TVM_PUBLIC_BASE_URL)
   revoke --provider <id> --subject <sub> [--reason <text>] [--dry-run] [--prune]
          [--iam-profile <profile>]  deny the principal, then end the sessions already issued to
                                     it: every role it could reach gets a Deny for its source
@@ -197,6 +203,7 @@ interface Parsed {
     reason?: string | undefined;
     prune?: boolean | undefined;
     'iam-profile'?: string | undefined;
+    'base-url'?: string | undefined;
     help?: boolean | undefined;
   };
 }
@@ -232,6 +239,7 @@ export function parseCliArgs(argv: string[]): Parsed {
         reason: { type: 'string' },
         prune: { type: 'boolean' },
         'iam-profile': { type: 'string' },
+        'base-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -297,6 +305,7 @@ const COMMAND_OPTIONS: Record<string, { args: number; options: string[] }> = {
     options: [...AWS_OPTIONS, 'provider', 'subject'],
   },
   'deny list': { args: 0, options: [...AWS_OPTIONS, 'provider'] },
+  'saml sp-metadata': { args: 1, options: [...AWS_OPTIONS, 'base-url', 'config'] },
   revoke: {
     args: 0,
     options: [
@@ -443,7 +452,11 @@ export async function runCli(
     if (spec === undefined) throw new UsageError(`unknown command "${name}"`);
     if (args.length !== spec.args) {
       throw new UsageError(
-        spec.args === 0 ? `"${name}" takes no arguments` : `"${name}" needs exactly one <file>`,
+        spec.args === 0
+          ? `"${name}" takes no arguments`
+          : name === 'saml sp-metadata'
+            ? `"${name}" needs exactly one <provider>`
+            : `"${name}" needs exactly one <file>`,
       );
     }
     for (const option of Object.keys(parsed.values)) {
@@ -538,6 +551,15 @@ export async function runCli(
           prune: parsed.values.prune === true,
           iamProfile,
         });
+      }
+      case 'saml sp-metadata': {
+        const baseUrl = parsed.values['base-url'] ?? deps.env.TVM_PUBLIC_BASE_URL;
+        if (baseUrl === undefined || !/^https?:\/\/[^/]+/.test(baseUrl)) {
+          throw new UsageError(
+            '"saml sp-metadata" needs --base-url <https://your-api-domain> (or $TVM_PUBLIC_BASE_URL)',
+          );
+        }
+        return await commands.spMetadata(file, baseUrl, parsed.values.config);
       }
       default:
         throw new UsageError(`unknown command "${name}"`);
@@ -761,6 +783,39 @@ class Commands {
       }
     }
     return claims;
+  }
+
+  /** The SP metadata for one SAML provider of the current generation (or --config file). */
+  async spMetadata(providerId: string, baseUrl: string, file: string | undefined): Promise<number> {
+    let config: TvmConfig | undefined;
+    if (file === undefined) {
+      const current = await this.#deps.openStore(this.#options).current();
+      if (current === undefined) {
+        this.#io.err(
+          `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
+        );
+        return EXIT.invalid;
+      }
+      config = current.config;
+    } else {
+      config = this.#readConfig(file);
+      if (config === undefined) return EXIT.invalid;
+    }
+    const provider = config.providers.find((candidate) => candidate.id === providerId);
+    if (provider?.type !== 'saml') {
+      const known = config.providers.filter((p) => p.type === 'saml').map((p) => p.id);
+      this.#io.err(
+        `${this.#paint.red('error:')} no SAML provider "${providerId}" (SAML providers: ${known.join(', ') || 'none'})`,
+      );
+      return EXIT.invalid;
+    }
+    const urls = spUrls(baseUrl, provider);
+    this.#io.err(`SP entity id (Audience):   ${provider.spEntityId}`);
+    this.#io.err(`ACS URL (HTTP-POST):       ${urls.acs}`);
+    this.#io.err(`Metadata URL:              ${urls.metadata}`);
+    this.#io.err(`SP-initiated login:        ${urls.login}?target=console|credentials`);
+    this.#io.out(spMetadataXml(provider, urls));
+    return EXIT.ok;
   }
 
   async explain(input: {

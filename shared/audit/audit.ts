@@ -12,7 +12,7 @@ export interface AuditRecord {
   /** ISO time of the decision. */
   at: string;
   route: string;
-  outcome: 'allowed' | 'denied' | 'error';
+  outcome: 'allowed' | 'denied' | 'error' | 'pending';
   /** `ok`, or why it was refused: an authentication, decision, STS or input reason code. */
   reason: string;
   provider?: string;

@@ -21,6 +21,8 @@ export const STS_LIMITS = {
   /** DurationSeconds: role chaining (AssumeRole called with role credentials) caps it at 1 h. */
   minDurationSeconds: 900,
   maxDurationSeconds: 3600,
+  /** AssumeRoleWithSAML (SAML native mode) is not chaining: up to the role's maximum, 12 h. */
+  maxSamlDurationSeconds: 43_200,
 } as const;
 
 /** A match tree is evaluated per request: bound it so one mapping cannot make decide() slow. */

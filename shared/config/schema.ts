@@ -335,11 +335,13 @@ export const MappingSchema = z
       .min(STS_LIMITS.minDurationSeconds, {
         error: 'must be at least 900 seconds (the AssumeRole minimum)',
       })
-      .max(STS_LIMITS.maxDurationSeconds, {
-        error:
-          'must be at most 3,600 seconds: the TVM calls AssumeRole with role credentials (role chaining), which STS caps at 1 hour',
+      .max(STS_LIMITS.maxSamlDurationSeconds, {
+        error: 'must be at most 43,200 seconds (12 hours, the STS maximum)',
       })
-      .default(3600),
+      .default(3600)
+      .describe(
+        'Session length. At most 3,600 (role chaining), except 43,200 for a SAML provider in native mode.',
+      ),
     externalId: z
       .string()
       .max(2048)

@@ -1084,8 +1084,13 @@ function checkMapping(
     );
   }
   checkMatchTree(mapping.match, [...path, 'match'], report);
-  if (provider?.type === 'saml' && provider.mode === 'native') {
-    checkNativeSamlMapping(mapping, path, report);
+  const native = provider?.type === 'saml' && provider.mode === 'native';
+  if (native) checkNativeSamlMapping(mapping, path, report);
+  if (!native && mapping.durationSeconds > STS_LIMITS.maxDurationSeconds) {
+    report(
+      [...path, 'durationSeconds'],
+      'must be at most 3,600 seconds: the TVM calls AssumeRole with role credentials (role chaining), which STS caps at 1 hour (only a SAML provider in native mode allows up to 43,200)',
+    );
   }
 }
 

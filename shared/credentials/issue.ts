@@ -8,11 +8,11 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import { type AuditRecord, type AuditSink, subjectHash } from '#shared/audit/audit.ts';
 import type { Identity } from '#shared/auth/identity.ts';
 import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
-import type { OidcProvider } from '#shared/config/schema.ts';
+import type { Mapping, OidcProvider, Provider, TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigGeneration } from '#shared/config/store.ts';
 import { AppError, UpstreamError } from '#shared/errors.ts';
 import type { AccessGuard } from '#shared/guard/guard.ts';
-import { decide } from '#shared/mapping/decide.ts';
+import { decide, matchMappings } from '#shared/mapping/decide.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
 import {
   StsError,
@@ -139,25 +139,85 @@ async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGenera
 }
 
 export async function issueCredentials(deps: IssueDeps, request: IssueRequest): Promise<Issued> {
+  const outcome = await issueForIdentity(deps, request, {
+    authenticate: (config) =>
+      deps.authenticator.authenticate(
+        request.token,
+        config.providers.filter((p): p is OidcProvider => p.type === 'oidc'),
+        request.provider === undefined ? {} : { provider: request.provider },
+      ),
+  });
+  if (outcome.kind !== 'issued') throw new Error('an OIDC request never asks to choose');
+  return outcome;
+}
+
+/** How one login proves its identity and turns a decision into credentials. */
+export interface IssueFlow {
+  /** Proves who the caller is against the loaded config (OIDC token, SAML assertion, selection). */
+  authenticate(config: TvmConfig): Promise<Identity>;
+  /**
+   * Only these mappings may match (SAML native mode: the roles the assertion itself lists).
+   * Applied after authentication and before deciding: the others do not exist for this login.
+   */
+  allowMapping?(mapping: Mapping): boolean;
+  /**
+   * Called with every matching mapping when the request named none: true stops before vending so
+   * the user can choose (the SAML role chooser). Audited as `role_choice_offered`.
+   */
+  offerChoice?(matched: readonly Mapping[], provider: Provider): boolean;
+  /** Replaces AssumeRole (SAML native mode: AssumeRoleWithSAML). */
+  vend?(decision: Decision, options: VendOptions): Promise<VendedCredentials>;
+  /**
+   * The console target: no DurationSeconds, or the role-chained session cannot sign in. A
+   * function, because the target is known only once the login is authenticated.
+   */
+  omitDuration?(): boolean;
+}
+
+export type IssueOutcome =
+  | ({ kind: 'issued' } & Issued)
+  | { kind: 'choose'; identity: Identity; mappings: Mapping[] };
+
+/**
+ * authenticate ▸ guard ▸ decide ▸ vend ▸ audit, for any way of authenticating. Exactly one audit
+ * record per call, written before anything is returned.
+ */
+export async function issueForIdentity(
+  deps: IssueDeps,
+  request: Omit<IssueRequest, 'token'>,
+  flow: IssueFlow,
+): Promise<IssueOutcome> {
   let identity: Identity | undefined;
   let decision: Decision | undefined;
   let credentials: VendedCredentials;
   let reuseKey: string | undefined;
   let reused: VendedCredentials | undefined;
   try {
-    const { config } = await loadConfig(deps);
-    const providers = config.providers.filter((p): p is OidcProvider => p.type === 'oidc');
-    identity = await deps.authenticator.authenticate(
-      request.token,
-      providers,
-      request.provider === undefined ? {} : { provider: request.provider },
-    );
+    const loaded = await loadConfig(deps);
+    identity = await flow.authenticate(loaded.config);
+    const config: TvmConfig =
+      flow.allowMapping === undefined
+        ? loaded.config
+        : { ...loaded.config, mappings: loaded.config.mappings.filter(flow.allowMapping) };
     const provider = config.providers.find((p) => p.id === identity?.provider);
     if (provider === undefined) throw new UpstreamError(new Error('provider left the config'));
     await deps.guard.check(identity, provider, {
       now: deps.now(),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
     });
+    if (request.mappingId === undefined && flow.offerChoice !== undefined) {
+      const matched = matchMappings(identity, config);
+      if (flow.offerChoice(matched, provider)) {
+        await deps.audit.write({
+          ...baseRecord(request, deps.now()),
+          outcome: 'pending',
+          reason: 'role_choice_offered',
+          provider: identity.provider,
+          subjectHash: subjectHash(identity.provider, identity.subject),
+        });
+        return { kind: 'choose', identity, mappings: matched };
+      }
+    }
     decision = decide(identity, config, {
       ...(request.mappingId === undefined ? {} : { mappingId: request.mappingId }),
       ...(request.durationSeconds === undefined
@@ -168,19 +228,23 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
     // for exactly this principal and these AssumeRole parameters.
     const reuse = decision.mapping.reuse;
     reuseKey =
-      reuse !== undefined && deps.reuse !== undefined
-        ? CredentialReuseCache.key(identity, decision)
+      reuse !== undefined && deps.reuse !== undefined && flow.vend === undefined
+        ? `${flow.omitDuration?.() === true ? 'console' : 'api'}\u0000${CredentialReuseCache.key(identity, decision)}`
         : undefined;
     reused =
       reuseKey === undefined || reuse === undefined
         ? undefined
         : deps.reuse?.find(reuseKey, deps.now(), reuse.minRemainingSeconds);
+    const vendOptions: VendOptions = {
+      ...deps.vend,
+      ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
+      ...(flow.omitDuration?.() === true ? { omitDuration: true } : {}),
+    };
     credentials =
       reused ??
-      (await vendCredentials(deps.sts, decision, {
-        ...deps.vend,
-        ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
-      }));
+      (flow.vend === undefined
+        ? await vendCredentials(deps.sts, decision, vendOptions)
+        : await flow.vend(decision, vendOptions));
   } catch (error) {
     if (error instanceof StsError && error.failure === 'misconfigured') {
       // AccessDenied or a malformed policy: the role's trust policy or the mapping is wrong.
@@ -221,5 +285,5 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
   }
   // Cached only once audited: unaudited credentials are never handed out, now or later.
   if (reuseKey !== undefined && reused === undefined) deps.reuse?.store(reuseKey, credentials);
-  return { identity, decision, credentials };
+  return { kind: 'issued', identity, decision, credentials };
 }

@@ -1,6 +1,8 @@
 import {
   AssumeRoleCommand,
   type AssumeRoleCommandInput,
+  AssumeRoleWithSAMLCommand,
+  type Credentials,
   type STSClient,
 } from '@aws-sdk/client-sts';
 import { AppError } from '#shared/errors.ts';
@@ -131,6 +133,45 @@ export async function vendCredentials(
   options: VendOptions,
 ): Promise<VendedCredentials> {
   const input = assumeRoleInput(decision, options);
+  return withStsRetries(options, (abortSignal) =>
+    sts.send(new AssumeRoleCommand(input), { abortSignal }),
+  );
+}
+
+/**
+ * SAML native mode: AssumeRoleWithSAML with the IdP's own assertion. Not role chaining, so the
+ * mapping's duration (up to 12 h) is passed, and the mapping adds only its session policy.
+ */
+export async function vendWithSaml(
+  sts: STSClient,
+  decision: Decision,
+  saml: { principalArn: string; samlResponse: string },
+  options: VendOptions,
+): Promise<VendedCredentials> {
+  const input = {
+    RoleArn: decision.roleArn,
+    PrincipalArn: saml.principalArn,
+    SAMLAssertion: saml.samlResponse,
+    DurationSeconds: decision.durationSeconds,
+    ...(decision.policy === undefined ? {} : { Policy: decision.policy }),
+    ...(decision.policyArns.length > 0
+      ? { PolicyArns: decision.policyArns.map((arn) => ({ arn })) }
+      : {}),
+  };
+  return withStsRetries(options, (abortSignal) =>
+    sts.send(new AssumeRoleWithSAMLCommand(input), { abortSignal }),
+  );
+}
+
+interface StsCredentialsOutput {
+  Credentials?: Credentials | undefined;
+  AssumedRoleUser?: { Arn?: string | undefined } | undefined;
+}
+
+async function withStsRetries(
+  options: VendOptions,
+  call: (abortSignal: AbortSignal) => Promise<StsCredentialsOutput>,
+): Promise<VendedCredentials> {
   const base = options.backoffBaseMs ?? 100;
   let lastError: unknown;
   for (let attempt = 1; attempt <= options.maxAttempts; attempt += 1) {
@@ -139,9 +180,7 @@ export async function vendCredentials(
     // Too little time left for a useful call: answer 503 now rather than be killed mid-call.
     if (left < MIN_CALL_MS) throw new StsError('timeout', lastError ?? new Error('no time left'));
     try {
-      const output = await sts.send(new AssumeRoleCommand(input), {
-        abortSignal: AbortSignal.timeout(Math.min(options.timeoutMs, left)),
-      });
+      const output = await call(AbortSignal.timeout(Math.min(options.timeoutMs, left)));
       const credentials = output.Credentials;
       if (
         credentials?.AccessKeyId === undefined ||

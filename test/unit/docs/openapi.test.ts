@@ -279,12 +279,17 @@ function unionLiterals(file: string, name: string): string[] {
 }
 
 describe('docs/openapi.yaml', () => {
-  it('is OpenAPI 3.1 with the v1 routes, and the SAML routes are left out until they exist', () => {
+  it('is OpenAPI 3.1 with the v1 routes, SAML included', () => {
     expect(String(spec.openapi)).toMatch(/^3\.1\.\d+$/);
     expect(documentedRoutes().sort()).toEqual([
       'GET /v1/credentials',
       'GET /v1/health',
+      'GET /v1/saml/{provider}/acs',
+      'GET /v1/saml/{provider}/login',
+      'GET /v1/saml/{provider}/metadata',
       'POST /v1/credentials',
+      'POST /v1/saml/{provider}/acs',
+      'POST /v1/saml/{provider}/select',
     ]);
   });
 

@@ -1,0 +1,113 @@
+/**
+ * What the TVM derives from a SAML provider's config: its URLs, its pinned signing certificates,
+ * and the Identity an assertion proves.
+ */
+import type { Claims, ClaimValue, Identity } from '#shared/auth/identity.ts';
+import type { SamlProvider } from '#shared/config/schema.ts';
+import type { VerifiedAssertion } from './response.ts';
+import { attribute, certificateToPem, children, isElement, NS, parseXml, walk } from './xml.ts';
+
+/** The attribute AWS-integrated IdPs send: `role ARN,provider ARN` pairs (native mode). */
+export const AWS_ROLE_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/Role';
+export const AWS_SESSION_DURATION_ATTRIBUTE =
+  'https://aws.amazon.com/SAML/Attributes/SessionDuration';
+/** AWS's own SAML endpoint: in native mode the IdP addresses its assertion to AWS. */
+export const AWS_SAML_ENDPOINT = 'https://signin.aws.amazon.com/saml';
+
+export interface SpUrls {
+  metadata: string;
+  login: string;
+  acs: string;
+  select: string;
+}
+
+/** Our endpoints for a provider, under the deployment's public base URL. */
+export function spUrls(baseUrl: string, provider: Pick<SamlProvider, 'id'>): SpUrls {
+  const root = `${baseUrl.replace(/\/+$/, '')}/v1/saml/${encodeURIComponent(provider.id)}`;
+  return {
+    metadata: `${root}/metadata`,
+    login: `${root}/login`,
+    acs: `${root}/acs`,
+    select: `${root}/select`,
+  };
+}
+
+const certificateCache = new WeakMap<SamlProvider, readonly string[]>();
+
+/**
+ * The IdP signing certificates pinned in config: `certificates`, or those of the IdP's
+ * signing KeyDescriptors in `metadataXml`. Never anything from a posted document.
+ */
+export function pinnedCertificates(provider: SamlProvider): readonly string[] {
+  const cached = certificateCache.get(provider);
+  if (cached !== undefined) return cached;
+  let certificates: string[];
+  if (provider.certificates !== undefined) {
+    certificates = provider.certificates.map((pem) => pem.trim());
+  } else {
+    const metadata = parseXml(provider.metadataXml ?? '');
+    certificates = [];
+    for (const node of walk(metadata)) {
+      if (!isElement(node, NS.metadata, 'IDPSSODescriptor')) continue;
+      const owner = node.parentNode as Element | null;
+      if (owner !== null && attribute(owner, 'entityID') !== provider.entityId) continue;
+      for (const descriptor of children(node, NS.metadata, 'KeyDescriptor')) {
+        const use = attribute(descriptor, 'use');
+        if (use !== undefined && use !== 'signing') continue;
+        for (const inner of walk(descriptor)) {
+          if (isElement(inner, NS.dsig, 'X509Certificate')) {
+            certificates.push(certificateToPem(inner.textContent ?? ''));
+          }
+        }
+      }
+    }
+  }
+  const frozen = Object.freeze(certificates);
+  certificateCache.set(provider, frozen);
+  return frozen;
+}
+
+/**
+ * The Identity a verified assertion proves: `sub` and `nameId` are the NameID, and each mapped
+ * attribute becomes a claim (one value → a string, several → an array, none → absent).
+ */
+export function samlIdentity(provider: SamlProvider, assertion: VerifiedAssertion): Identity {
+  const claims: Record<string, ClaimValue> = Object.create(null);
+  for (const [name, claim] of Object.entries(provider.attributeMap)) {
+    const values = Object.hasOwn(assertion.attributes, name)
+      ? assertion.attributes[name]
+      : undefined;
+    if (values === undefined || values.length === 0) continue;
+    claims[claim] = values.length === 1 ? (values[0] as string) : Object.freeze([...values]);
+  }
+  claims.sub = assertion.nameId;
+  claims.nameId = assertion.nameId;
+  return {
+    provider: provider.id,
+    subject: assertion.nameId,
+    claims: Object.freeze(claims) as Claims,
+  };
+}
+
+export interface AssertedRole {
+  roleArn: string;
+  principalArn: string;
+}
+
+/** Native mode: the `role,provider` pairs of the AWS Role attribute (either order, as AWS allows). */
+export function assertedRoles(assertion: VerifiedAssertion): AssertedRole[] {
+  const values = Object.hasOwn(assertion.attributes, AWS_ROLE_ATTRIBUTE)
+    ? (assertion.attributes[AWS_ROLE_ATTRIBUTE] ?? [])
+    : [];
+  const roles: AssertedRole[] = [];
+  for (const value of values) {
+    const parts = value.split(',').map((part) => part.trim());
+    if (parts.length !== 2) continue;
+    const role = parts.find((part) => /^arn:aws[\w-]*:iam::\d{12}:role\//.test(part));
+    const principal = parts.find((part) => /^arn:aws[\w-]*:iam::\d{12}:saml-provider\//.test(part));
+    if (role !== undefined && principal !== undefined) {
+      roles.push({ roleArn: role, principalArn: principal });
+    }
+  }
+  return roles;
+}

@@ -1,0 +1,442 @@
+/**
+ * Validates a SAML 2.0 Response posted to the ACS (HTTP-POST binding) and returns only what a
+ * pinned IdP certificate verified. The structure is checked first, so every signature-wrapping
+ * shape is refused by name before any cryptography; xml-crypto then verifies the one assertion's
+ * signature, and every claim is read from the bytes it verified (its signed reference), never
+ * from the posted document (DESIGN.md §7.2).
+ */
+import { Buffer } from 'node:buffer';
+import { SignedXml } from 'xml-crypto';
+import type { SamlProvider } from '#shared/config/schema.ts';
+import { AuthenticationError, PayloadTooLargeError } from '#shared/errors.ts';
+import {
+  attribute,
+  childElements,
+  children,
+  isElement,
+  NS,
+  onlyChild,
+  parseXml,
+  walk,
+  wholeText,
+  XmlParseError,
+} from './xml.ts';
+
+/** Entra ID with a few hundred groups is ~60 KB of base64; past this nobody's IdP sent it. */
+export const MAX_SAML_RESPONSE_BYTES = 128 * 1024;
+
+export const ALGORITHMS = {
+  excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  enveloped: 'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
+  rsaSha1: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1',
+  rsaSha256: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  rsaSha512: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+  sha1: 'http://www.w3.org/2000/09/xmldsig#sha1',
+  sha256: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  sha512: 'http://www.w3.org/2001/04/xmlenc#sha512',
+} as const;
+
+const SIGNATURE_METHODS: ReadonlySet<string> = new Set([
+  ALGORITHMS.rsaSha256,
+  ALGORITHMS.rsaSha512,
+]);
+const DIGEST_METHODS: ReadonlySet<string> = new Set([ALGORITHMS.sha256, ALGORITHMS.sha512]);
+const TRANSFORMS: ReadonlySet<string> = new Set([ALGORITHMS.enveloped, ALGORITHMS.excC14n]);
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+/** SAML core §1.3.3: times are UTC, `Z`, no offset. */
+const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/;
+const ID_ATTRIBUTES = ['ID', 'Id', 'id'] as const;
+
+/** Why a response was refused: the audit reason. The client only ever sees a generic page. */
+export type SamlFailureReason =
+  | 'missing_saml_response'
+  | 'malformed_response'
+  | 'doctype_not_allowed'
+  | 'xml_comment'
+  | 'not_a_response'
+  | 'encrypted_assertion_unsupported'
+  | 'assertion_count'
+  | 'assertion_misplaced'
+  | 'signature_misplaced'
+  | 'assertion_unsigned'
+  | 'response_unsigned'
+  | 'signature_malformed'
+  | 'duplicate_id'
+  | 'transform_not_allowed'
+  | 'algorithm_not_allowed'
+  | 'signature_invalid'
+  | 'status_not_success'
+  | 'issuer_mismatch'
+  | 'destination_mismatch'
+  | 'subject_confirmation_invalid'
+  | 'recipient_mismatch'
+  | 'audience_mismatch'
+  | 'not_yet_valid'
+  | 'expired'
+  | 'issued_in_future'
+  | 'assertion_too_old'
+  | 'invalid_time'
+  | 'missing_subject'
+  | 'in_response_to_missing'
+  | 'in_response_to_mismatch'
+  | 'replayed';
+
+export function samlRefusal(reason: SamlFailureReason, cause?: unknown): AuthenticationError {
+  return new AuthenticationError(reason, cause === undefined ? {} : { cause });
+}
+
+/** What the IdP's signature covers, and only that. */
+export interface VerifiedAssertion {
+  id: string;
+  issuer: string;
+  issueInstant: Date;
+  nameId: string;
+  nameIdFormat: string | undefined;
+  sessionIndex: string | undefined;
+  /** Attribute name → every value, in document order (null-prototype). */
+  attributes: Readonly<Record<string, readonly string[]>>;
+  /** The AuthnRequest this answers; absent for an IdP-initiated response. */
+  inResponseTo: string | undefined;
+  /** The earliest NotOnOrAfter: nothing accepts the assertion after this plus the skew. */
+  notOnOrAfter: Date;
+}
+
+export interface ResponseExpectations {
+  /** Every Destination and Recipient the response may name (our ACS URL). */
+  acsUrls: readonly string[];
+  /** Audiences that name us (the SP entity id). */
+  audiences: readonly string[];
+  /** Pinned IdP signing certificates (PEM); KeyInfo in the document is never used. */
+  certificates: readonly string[];
+  now: Date;
+}
+
+/** Base64 of the whole form field, refused before decoding when it is too large to be real. */
+export function decodeSamlResponse(encoded: string): string {
+  if (encoded.length > MAX_SAML_RESPONSE_BYTES) {
+    throw new PayloadTooLargeError(
+      `SAMLResponse is limited to ${MAX_SAML_RESPONSE_BYTES} bytes`,
+      'saml_response_too_large',
+    );
+  }
+  const compact = encoded.replaceAll(/[\r\n\t ]/g, '');
+  if (compact === '') throw samlRefusal('missing_saml_response');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+    throw samlRefusal('malformed_response', 'not base64');
+  }
+  const bytes = Buffer.from(compact, 'base64');
+  const text = bytes.toString('utf8');
+  // A round trip that changes the bytes means it was not UTF-8 XML.
+  if (!Buffer.from(text, 'utf8').equals(bytes))
+    throw samlRefusal('malformed_response', 'not UTF-8');
+  return text;
+}
+
+function time(value: string | undefined, what: string): Date | undefined {
+  if (value === undefined) return undefined;
+  if (!DATE_TIME.test(value)) throw samlRefusal('invalid_time', what);
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw samlRefusal('invalid_time', what);
+  return parsed;
+}
+
+interface DocumentScan {
+  assertions: Element[];
+  signatures: Element[];
+  ids: Map<string, number>;
+}
+
+/** One pass over the document: comments, encrypted assertions, assertions, signatures, ids. */
+function scanDocument(document: Document): DocumentScan {
+  const scan: DocumentScan = { assertions: [], signatures: [], ids: new Map() };
+  for (const node of walk(document)) {
+    if (node.nodeType === 8) throw samlRefusal('xml_comment');
+    if (node.nodeType === 7 && (node as ProcessingInstruction).target !== 'xml') {
+      throw samlRefusal('malformed_response', 'processing instruction');
+    }
+    if (node.nodeType !== 1) continue;
+    const element = node as Element;
+    if (isElement(element, NS.assertion, 'EncryptedAssertion')) {
+      throw samlRefusal('encrypted_assertion_unsupported');
+    }
+    if (isElement(element, NS.assertion, 'Assertion')) scan.assertions.push(element);
+    if (isElement(element, NS.dsig, 'Signature')) scan.signatures.push(element);
+    for (const name of ID_ATTRIBUTES) {
+      const value = attribute(element, name);
+      if (value !== undefined) scan.ids.set(value, (scan.ids.get(value) ?? 0) + 1);
+    }
+  }
+  return scan;
+}
+
+function algorithmOf(parent: Element, localName: string): string | undefined {
+  const element = onlyChild(parent, NS.dsig, localName);
+  return element === undefined ? undefined : attribute(element, 'Algorithm');
+}
+
+/** The shape of one signature: one SignedInfo, one Reference to its parent, allowed algorithms. */
+function checkSignatureShape(signature: Element, owner: Element, scan: DocumentScan): void {
+  const signedInfo = onlyChild(signature, NS.dsig, 'SignedInfo');
+  const signatureValue = onlyChild(signature, NS.dsig, 'SignatureValue');
+  if (signedInfo === undefined || signatureValue === undefined) {
+    throw samlRefusal('signature_malformed', 'SignedInfo or SignatureValue');
+  }
+  if (wholeText(signatureValue).trim() === '') throw samlRefusal('signature_malformed', 'empty');
+  const references = children(signedInfo, NS.dsig, 'Reference');
+  const [reference] = references;
+  if (reference === undefined || references.length !== 1) {
+    throw samlRefusal('signature_malformed', 'Reference count');
+  }
+  const ownerId = attribute(owner, 'ID');
+  if (ownerId === undefined || ownerId === '' || attribute(reference, 'URI') !== `#${ownerId}`) {
+    throw samlRefusal('signature_malformed', 'Reference URI');
+  }
+  // Two elements with one ID let a verifier hash one and the reader read the other.
+  if ((scan.ids.get(ownerId) ?? 0) !== 1) throw samlRefusal('duplicate_id');
+  const digestValue = onlyChild(reference, NS.dsig, 'DigestValue');
+  if (digestValue === undefined || wholeText(digestValue).trim() === '') {
+    throw samlRefusal('signature_malformed', 'DigestValue');
+  }
+  const transforms = onlyChild(reference, NS.dsig, 'Transforms');
+  const seen = new Set<string>();
+  for (const transform of transforms === undefined ? [] : childElements(transforms)) {
+    const algorithm = attribute(transform, 'Algorithm') ?? '';
+    // XPath and XSLT transforms let the signed bytes differ from the document's meaning.
+    if (!isElement(transform, NS.dsig, 'Transform') || !TRANSFORMS.has(algorithm)) {
+      throw samlRefusal('transform_not_allowed', algorithm);
+    }
+    if (seen.has(algorithm)) throw samlRefusal('transform_not_allowed', 'repeated');
+    seen.add(algorithm);
+  }
+  if (algorithmOf(signedInfo, 'CanonicalizationMethod') !== ALGORITHMS.excC14n) {
+    throw samlRefusal('algorithm_not_allowed', 'canonicalization');
+  }
+  // No HMAC (the key-confusion attack) and no SHA-1.
+  if (!SIGNATURE_METHODS.has(algorithmOf(signedInfo, 'SignatureMethod') ?? '')) {
+    throw samlRefusal('algorithm_not_allowed', 'signature method');
+  }
+  if (!DIGEST_METHODS.has(algorithmOf(reference, 'DigestMethod') ?? '')) {
+    throw samlRefusal('algorithm_not_allowed', 'digest method');
+  }
+}
+
+/**
+ * Verifies one signature against the pinned certificates and returns the canonical XML of what
+ * it signed. KeyInfo is ignored: getCertFromKeyInfo always answers null.
+ */
+function verifySignature(xml: string, signature: Element, certificates: readonly string[]): string {
+  for (const certificate of certificates) {
+    const verifier = new SignedXml({ publicCert: certificate, getCertFromKeyInfo: () => null });
+    verifier.loadSignature(signature);
+    let valid = false;
+    try {
+      valid = verifier.checkSignature(xml);
+    } catch {
+      valid = false;
+    }
+    const references = verifier.getSignedReferences();
+    if (valid && references.length === 1 && references[0] !== undefined) return references[0];
+  }
+  throw samlRefusal('signature_invalid');
+}
+
+function textOf(element: Element | undefined): string | undefined {
+  return element === undefined ? undefined : wholeText(element).trim();
+}
+
+/** Status, Issuer and Destination of the Response envelope: these can only refuse, never grant. */
+function checkEnvelope(response: Element, provider: SamlProvider, expect: ResponseExpectations) {
+  const status = onlyChild(response, NS.protocol, 'Status');
+  const statusCode =
+    status === undefined ? undefined : onlyChild(status, NS.protocol, 'StatusCode');
+  if (statusCode === undefined || attribute(statusCode, 'Value') !== SUCCESS) {
+    throw samlRefusal('status_not_success');
+  }
+  const issuer = textOf(onlyChild(response, NS.assertion, 'Issuer'));
+  if (issuer !== provider.entityId) throw samlRefusal('issuer_mismatch', 'response');
+  const destination = attribute(response, 'Destination');
+  if (destination === undefined || !expect.acsUrls.includes(destination)) {
+    throw samlRefusal('destination_mismatch');
+  }
+}
+
+interface Window {
+  notBefore: Date | undefined;
+  notOnOrAfter: Date | undefined;
+}
+
+function checkWindow(window: Window, now: number, skewMs: number): void {
+  if (window.notBefore !== undefined && now + skewMs < window.notBefore.getTime()) {
+    throw samlRefusal('not_yet_valid');
+  }
+  if (window.notOnOrAfter !== undefined && now - skewMs >= window.notOnOrAfter.getTime()) {
+    throw samlRefusal('expired');
+  }
+}
+
+/** Every check on the signed assertion; reads only the verified canonical XML. */
+function readAssertion(
+  signedXml: string,
+  provider: SamlProvider,
+  expect: ResponseExpectations,
+): VerifiedAssertion {
+  const assertion = parseXml(signedXml).documentElement;
+  if (!isElement(assertion, NS.assertion, 'Assertion')) {
+    throw samlRefusal('signature_malformed', 'the signed reference is not the assertion');
+  }
+  const now = expect.now.getTime();
+  const skewMs = provider.clockSkewSeconds * 1000;
+  const issuer = textOf(onlyChild(assertion, NS.assertion, 'Issuer'));
+  if (issuer !== provider.entityId) throw samlRefusal('issuer_mismatch', 'assertion');
+
+  const subject = onlyChild(assertion, NS.assertion, 'Subject');
+  const confirmations =
+    subject === undefined ? [] : children(subject, NS.assertion, 'SubjectConfirmation');
+  const [confirmation] = confirmations;
+  if (
+    confirmation === undefined ||
+    confirmations.length !== 1 ||
+    attribute(confirmation, 'Method') !== BEARER
+  ) {
+    throw samlRefusal('subject_confirmation_invalid');
+  }
+  const data = onlyChild(confirmation, NS.assertion, 'SubjectConfirmationData');
+  const recipient = data === undefined ? undefined : attribute(data, 'Recipient');
+  if (recipient === undefined || !expect.acsUrls.includes(recipient)) {
+    throw samlRefusal('recipient_mismatch');
+  }
+  const confirmationWindow: Window = {
+    notBefore: time(attribute(data as Element, 'NotBefore'), 'NotBefore'),
+    notOnOrAfter: time(attribute(data as Element, 'NotOnOrAfter'), 'NotOnOrAfter'),
+  };
+  // A bearer confirmation must say until when it may be presented (profiles §4.1.4.2).
+  if (confirmationWindow.notOnOrAfter === undefined) {
+    throw samlRefusal('subject_confirmation_invalid', 'no NotOnOrAfter');
+  }
+  checkWindow(confirmationWindow, now, skewMs);
+
+  const conditions = onlyChild(assertion, NS.assertion, 'Conditions');
+  if (conditions === undefined) throw samlRefusal('audience_mismatch', 'no Conditions');
+  const conditionsWindow: Window = {
+    notBefore: time(attribute(conditions, 'NotBefore'), 'NotBefore'),
+    notOnOrAfter: time(attribute(conditions, 'NotOnOrAfter'), 'NotOnOrAfter'),
+  };
+  checkWindow(conditionsWindow, now, skewMs);
+  // The validity windows first, then the age: an old assertion that is also expired is `expired`.
+  const issueInstant = time(attribute(assertion, 'IssueInstant'), 'IssueInstant');
+  if (issueInstant === undefined) throw samlRefusal('invalid_time', 'IssueInstant missing');
+  if (issueInstant.getTime() - now > skewMs) throw samlRefusal('issued_in_future');
+  if (now - issueInstant.getTime() > provider.maxAssertionAgeSeconds * 1000 + skewMs) {
+    throw samlRefusal('assertion_too_old');
+  }
+
+  // Every AudienceRestriction must name us (core §2.5.1.4); at least one must exist.
+  const restrictions = children(conditions, NS.assertion, 'AudienceRestriction');
+  const namesUs = (restriction: Element) =>
+    children(restriction, NS.assertion, 'Audience').some((audience) =>
+      expect.audiences.includes(wholeText(audience).trim()),
+    );
+  if (restrictions.length === 0 || !restrictions.every(namesUs)) {
+    throw samlRefusal('audience_mismatch');
+  }
+
+  const nameIdElement =
+    subject === undefined ? undefined : onlyChild(subject, NS.assertion, 'NameID');
+  const nameId = textOf(nameIdElement);
+  if (nameIdElement === undefined || nameId === undefined || nameId === '') {
+    throw samlRefusal('missing_subject');
+  }
+
+  const attributes: Record<string, string[]> = Object.create(null);
+  for (const statement of children(assertion, NS.assertion, 'AttributeStatement')) {
+    for (const element of children(statement, NS.assertion, 'Attribute')) {
+      const name = attribute(element, 'Name');
+      if (name === undefined || name === '') continue;
+      const values = children(element, NS.assertion, 'AttributeValue').map((value) =>
+        wholeText(value).trim(),
+      );
+      attributes[name] = [...(attributes[name] ?? []), ...values];
+    }
+  }
+  const authnStatement = children(assertion, NS.assertion, 'AuthnStatement')[0];
+  const ends = [confirmationWindow.notOnOrAfter, conditionsWindow.notOnOrAfter].filter(
+    (date): date is Date => date !== undefined,
+  );
+  return {
+    id: attribute(assertion, 'ID') ?? '',
+    issuer,
+    issueInstant,
+    nameId,
+    nameIdFormat: attribute(nameIdElement, 'Format'),
+    sessionIndex:
+      authnStatement === undefined ? undefined : attribute(authnStatement, 'SessionIndex'),
+    attributes: Object.freeze(attributes),
+    inResponseTo: data === undefined ? undefined : attribute(data, 'InResponseTo'),
+    notOnOrAfter: new Date(Math.min(...ends.map((date) => date.getTime()))),
+  };
+}
+
+/**
+ * The whole validation of one posted SAMLResponse (base64 as posted). Throws AuthenticationError
+ * with a SamlFailureReason, or PayloadTooLargeError. InResponseTo and replay are checked against
+ * the store by the caller, with the returned ids.
+ */
+export function validateSamlResponse(
+  encoded: string,
+  provider: SamlProvider,
+  expect: ResponseExpectations,
+): VerifiedAssertion {
+  const xml = decodeSamlResponse(encoded);
+  // No DTDs at all: no external entities (no outbound fetch) and no entity expansion bombs.
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw samlRefusal('doctype_not_allowed');
+  let document: Document;
+  try {
+    document = parseXml(xml);
+  } catch (error) {
+    throw samlRefusal('malformed_response', error instanceof XmlParseError ? error.message : error);
+  }
+  if (childElements(document).length !== 1) throw samlRefusal('malformed_response', 'roots');
+  const scan = scanDocument(document);
+  const response = document.documentElement;
+  if (!isElement(response, NS.protocol, 'Response')) throw samlRefusal('not_a_response');
+
+  // Exactly one assertion, a direct child of the Response: every wrapping variant moves or adds one.
+  const [assertion] = scan.assertions;
+  if (assertion === undefined || scan.assertions.length !== 1) throw samlRefusal('assertion_count');
+  if (assertion.parentNode !== response) throw samlRefusal('assertion_misplaced');
+
+  // Signatures only directly under the Assertion or the Response, at most one each.
+  let assertionSignature: Element | undefined;
+  let responseSignature: Element | undefined;
+  for (const signature of scan.signatures) {
+    const owner = signature.parentNode;
+    if (owner === assertion && assertionSignature === undefined) assertionSignature = signature;
+    else if (owner === response && responseSignature === undefined) responseSignature = signature;
+    else throw samlRefusal('signature_misplaced');
+  }
+  if (assertionSignature === undefined) throw samlRefusal('assertion_unsigned');
+  if (provider.wantResponseSigned && responseSignature === undefined) {
+    throw samlRefusal('response_unsigned');
+  }
+  checkSignatureShape(assertionSignature, assertion, scan);
+  if (responseSignature !== undefined) checkSignatureShape(responseSignature, response, scan);
+
+  if (responseSignature !== undefined) verifySignature(xml, responseSignature, expect.certificates);
+  const signedXml = verifySignature(xml, assertionSignature, expect.certificates);
+
+  checkEnvelope(response, provider, expect);
+  const verified = readAssertion(signedXml, provider, expect);
+  const responseInResponseTo = attribute(response, 'InResponseTo');
+  if (
+    responseInResponseTo !== undefined &&
+    verified.inResponseTo !== undefined &&
+    responseInResponseTo !== verified.inResponseTo
+  ) {
+    throw samlRefusal('in_response_to_mismatch');
+  }
+  if (verified.inResponseTo === undefined && !provider.allowIdpInitiated) {
+    throw samlRefusal('in_response_to_missing');
+  }
+  return verified;
+}

@@ -1,0 +1,194 @@
+/**
+ * The SAML login's server-side state (DESIGN.md §6): AuthnRequest ids for the InResponseTo
+ * check, assertion ids against replay, and role-chooser selections. Every item is single use
+ * (a conditional write or delete) and carries a TTL; TTL deletion is lazy, so every read also
+ * compares the expiry with the clock.
+ */
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Claims } from '#shared/auth/identity.ts';
+import type { AssertedRole } from './provider.ts';
+
+export type LoginTarget = 'console' | 'credentials';
+
+export interface PendingLogin {
+  provider: string;
+  target: LoginTarget;
+  /** SHA-256 of the opaque RelayState handed to the IdP with this request. */
+  relayStateHash: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export interface PendingSelection {
+  provider: string;
+  subject: string;
+  claims: Claims;
+  target: LoginTarget;
+  /** Mapping ids the user may choose from (all matched the verified assertion). */
+  mappingIds: string[];
+  /** SHA-256 of the browser-binding cookie value set with the chooser page. */
+  browserHash: string;
+  /** The assertion this choice was offered for, for the audit trail. */
+  assertionId: string;
+  /**
+   * Native mode: SHA-256 of the SAMLResponse. The chooser form carries the response itself back
+   * (the browser already holds it), so no assertion is ever stored (DESIGN.md §7.4).
+   */
+  samlResponseHash?: string;
+  /** Native mode: the roles the assertion listed (ARNs, not secrets). */
+  assertedRoles?: AssertedRole[];
+  expiresAt: number;
+}
+
+export interface SamlStateStore {
+  saveLogin(requestId: string, login: PendingLogin): Promise<void>;
+  /** Removes and returns the login; undefined when unknown, used, expired or another provider's. */
+  consumeLogin(requestId: string, provider: string, now: Date): Promise<PendingLogin | undefined>;
+  /** False when this assertion id was already presented (a replay). */
+  claimAssertion(provider: string, assertionId: string, expiresAt: number): Promise<boolean>;
+  saveSelection(tokenHash: string, selection: PendingSelection): Promise<void>;
+  consumeSelection(tokenHash: string, now: Date): Promise<PendingSelection | undefined>;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string }).name === 'ConditionalCheckFailedException'
+  );
+}
+
+export class DynamoSamlStateStore implements SamlStateStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.#client = client;
+    this.#table = tableName;
+  }
+
+  async saveLogin(requestId: string, login: PendingLogin): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { pk: `AUTHNREQ#${requestId}`, sk: 'AUTHNREQ', ...login },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async consumeLogin(
+    requestId: string,
+    provider: string,
+    now: Date,
+  ): Promise<PendingLogin | undefined> {
+    try {
+      // Delete-and-return is atomic: of two concurrent responses only one gets the item.
+      const { Attributes } = await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: `AUTHNREQ#${requestId}`, sk: 'AUTHNREQ' },
+          ConditionExpression: 'attribute_exists(pk) AND #provider = :provider',
+          ExpressionAttributeNames: { '#provider': 'provider' },
+          ExpressionAttributeValues: { ':provider': provider },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      if (Attributes === undefined) return undefined;
+      const login = Attributes as unknown as PendingLogin;
+      return login.expiresAt * 1000 > now.getTime() ? login : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async claimAssertion(provider: string, assertionId: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: `REPLAY#${provider}#${assertionId}`, sk: 'REPLAY', expiresAt },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async saveSelection(tokenHash: string, selection: PendingSelection): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { pk: `SELECT#${tokenHash}`, sk: 'SELECT', ...selection },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async consumeSelection(tokenHash: string, now: Date): Promise<PendingSelection | undefined> {
+    try {
+      const { Attributes } = await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: `SELECT#${tokenHash}`, sk: 'SELECT' },
+          ConditionExpression: 'attribute_exists(pk)',
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      if (Attributes === undefined) return undefined;
+      const { pk: _pk, sk: _sk, ...selection } = Attributes;
+      const pending = selection as PendingSelection;
+      return pending.expiresAt * 1000 > now.getTime() ? pending : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** In-memory twin for unit tests and benchmarks; same single-use semantics. */
+export class MemorySamlStateStore implements SamlStateStore {
+  readonly logins = new Map<string, PendingLogin>();
+  readonly replays = new Map<string, number>();
+  readonly selections = new Map<string, PendingSelection>();
+
+  async saveLogin(requestId: string, login: PendingLogin): Promise<void> {
+    if (this.logins.has(requestId)) throw new Error('duplicate AuthnRequest id');
+    this.logins.set(requestId, login);
+  }
+
+  async consumeLogin(requestId: string, provider: string, now: Date) {
+    const login = this.logins.get(requestId);
+    if (login === undefined || login.provider !== provider) return undefined;
+    this.logins.delete(requestId);
+    return login.expiresAt * 1000 > now.getTime() ? login : undefined;
+  }
+
+  async claimAssertion(provider: string, assertionId: string, expiresAt: number) {
+    const key = `${provider}#${assertionId}`;
+    if (this.replays.has(key)) return false;
+    this.replays.set(key, expiresAt);
+    return true;
+  }
+
+  async saveSelection(tokenHash: string, selection: PendingSelection): Promise<void> {
+    this.selections.set(tokenHash, selection);
+  }
+
+  async consumeSelection(tokenHash: string, now: Date) {
+    const selection = this.selections.get(tokenHash);
+    this.selections.delete(tokenHash);
+    return selection !== undefined && selection.expiresAt * 1000 > now.getTime()
+      ? selection
+      : undefined;
+  }
+}

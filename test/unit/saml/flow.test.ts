@@ -1,0 +1,318 @@
+/**
+ * The SAML routes end to end in-process: metadata, SP-initiated login, the three outcomes
+ * (console redirect, role chooser, credentials page) and native mode.
+ */
+import { inflateRawSync } from 'node:zlib';
+import { AssumeRoleCommand, AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import { parseXml } from '#shared/saml/xml.ts';
+import { buildValidResponse } from '../../../scripts/saml/fixture-builder.ts';
+import {
+  encode,
+  expectSamlRejection,
+  fixtureText,
+  SAML_TEST,
+  startSamlHarness,
+} from '../../support/saml-harness.ts';
+import { stsMock } from '../../support/vend-harness.ts';
+
+const provider = SAML_TEST.provider;
+const valid = () => encode(fixtureText('valid/response.xml'));
+
+function hidden(html: string, name: string): string {
+  const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+  if (match?.[1] === undefined) throw new Error(`no hidden ${name}`);
+  return match[1];
+}
+
+describe('saml metadata', () => {
+  it('serves SP metadata with the entity id, the POST ACS, NameID formats and WantAssertionsSigned', async () => {
+    // Act
+    const h = startSamlHarness();
+    const result = await h.call({ method: 'GET', path: `/v1/saml/${provider}/metadata` });
+    // Assess
+    expect(result.status).toBe(200);
+    expect(result.headers['content-type']).toBe('application/samlmetadata+xml');
+    const document = parseXml(result.body);
+    const root = document.documentElement;
+    expect(root.localName).toBe('EntityDescriptor');
+    expect(root.getAttribute('entityID')).toBe(SAML_TEST.spEntityId);
+    const sp = root.getElementsByTagNameNS(
+      'urn:oasis:names:tc:SAML:2.0:metadata',
+      'SPSSODescriptor',
+    )[0];
+    expect(sp?.getAttribute('WantAssertionsSigned')).toBe('true');
+    const acs = root.getElementsByTagNameNS(
+      'urn:oasis:names:tc:SAML:2.0:metadata',
+      'AssertionConsumerService',
+    )[0];
+    expect(acs?.getAttribute('Location')).toBe(SAML_TEST.acsUrl);
+    expect(acs?.getAttribute('Binding')).toBe('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST');
+    const formats = root.getElementsByTagNameNS(
+      'urn:oasis:names:tc:SAML:2.0:metadata',
+      'NameIDFormat',
+    );
+    expect(formats.length).toBe(3);
+  });
+
+  it('answers 404 for an unknown provider', async () => {
+    const h = startSamlHarness();
+    const result = await h.call({ method: 'GET', path: '/v1/saml/nobody/metadata' });
+    expect(result.status).toBe(404);
+    expect(result.body).toContain('Sign-in failed');
+  });
+});
+
+describe('saml login', () => {
+  it('redirects to the IdP with an AuthnRequest whose id is stored with an opaque RelayState', async () => {
+    // Prepare
+    const h = startSamlHarness();
+    // Act
+    const result = await h.call({
+      method: 'GET',
+      path: `/v1/saml/${provider}/login`,
+      query: { target: 'credentials' },
+    });
+    // Assess
+    expect(result.status).toBe(302);
+    expect(result.headers['cache-control']).toBe('no-store');
+    const location = new URL(result.headers.location ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe('https://idp.corp.example/sso');
+    const relayState = location.searchParams.get('RelayState') ?? '';
+    expect(relayState).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const request = inflateRawSync(
+      Buffer.from(location.searchParams.get('SAMLRequest') ?? '', 'base64'),
+    ).toString('utf8');
+    const authn = parseXml(request).documentElement;
+    const id = authn.getAttribute('ID') ?? '';
+    expect(authn.getAttribute('AssertionConsumerServiceURL')).toBe(SAML_TEST.acsUrl);
+    expect([...h.state.logins.keys()]).toEqual([id]);
+    expect(h.state.logins.get(id)).toMatchObject({ provider, target: 'credentials' });
+    expect(JSON.stringify([...h.state.logins.values()])).not.toContain(relayState);
+  });
+
+  it('refuses an unknown target', async () => {
+    const h = startSamlHarness();
+    const result = await h.call({
+      method: 'GET',
+      path: `/v1/saml/${provider}/login`,
+      query: { target: 'https://evil.example' },
+    });
+    expect(result.status).toBe(400);
+    expect(h.state.logins.size).toBe(0);
+  });
+});
+
+describe('saml outcomes', () => {
+  it('console: AssumeRole without DurationSeconds, a sign-in token, and a 302 to the console', async () => {
+    // Prepare
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    await h.seedLogin({ target: 'console' });
+    // Act
+    const result = await h.postResponse(valid());
+    // Assess
+    expect(result.status).toBe(302);
+    const input = stsMock.commandCalls(AssumeRoleCommand)[0]?.args[0].input;
+    expect(input?.RoleArn).toBe('arn:aws:iam::123456789012:role/tvm/corp-admin');
+    expect(input?.DurationSeconds).toBeUndefined();
+    expect(input?.Tags).toEqual([{ Key: 'department', Value: 'engineering' }]);
+    const [tokenCall] = h.federationCalls;
+    expect(tokenCall?.searchParams.get('Action')).toBe('getSigninToken');
+    expect(JSON.parse(tokenCall?.searchParams.get('Session') ?? '{}')).toEqual({
+      sessionId: 'ASIATESTACCESSKEY',
+      sessionKey: 'test-secret-access-key',
+      sessionToken: 'test-session-token',
+    });
+    expect(tokenCall?.searchParams.has('SessionDuration')).toBe(false);
+    const location = new URL(result.headers.location ?? '');
+    expect(location.searchParams.get('Action')).toBe('login');
+    expect(location.searchParams.get('SigninToken')).toBe('test-signin-token');
+    expect(location.searchParams.get('Destination')).toBe(
+      'https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1',
+    );
+    expect(location.searchParams.get('Issuer')).toBe(
+      `${SAML_TEST.baseUrl}/v1/saml/${provider}/login?target=console`,
+    );
+    expect(JSON.stringify(h.audits)).not.toContain('test-signin-token');
+  });
+
+  it('console: a federation endpoint that fails gives a generic 503 page, no sign-in URL', async () => {
+    const h = startSamlHarness({
+      provider: { ambiguity: 'first' },
+      federation: () => new Response('no', { status: 500 }),
+    });
+    await h.seedLogin({ target: 'console' });
+    const result = await h.postResponse(valid());
+    expect(result.status).toBe(503);
+    expect(result.headers.location).toBeUndefined();
+    expect(result.body).toContain('Sign-in failed');
+  });
+
+  it('credentials: one page with shell exports, a profile block and the expiry', async () => {
+    // Prepare
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    await h.seedLogin({ target: 'credentials' });
+    // Act
+    const result = await h.postResponse(valid());
+    // Assess
+    expect(result.status).toBe(200);
+    expect(result.headers['cache-control']).toBe('no-store');
+    expect(result.body).toContain('export AWS_ACCESS_KEY_ID=&#39;ASIATESTACCESSKEY&#39;');
+    expect(result.body).toContain('aws_session_token = test-session-token');
+    expect(result.body).toContain('[corp-admin]');
+    expect(result.body).toContain('2030-01-01T01:00:00.000Z');
+    expect(result.body).not.toMatch(/<script/i);
+    expect(stsMock.commandCalls(AssumeRoleCommand)[0]?.args[0].input.DurationSeconds).toBe(3600);
+  });
+
+  it('several mappings: an escaped chooser page, then /select vends the chosen role once', async () => {
+    // Prepare
+    const h = startSamlHarness();
+    await h.seedLogin({ target: 'credentials' });
+    // Act 1: the ACS offers a choice and vends nothing.
+    const chooser = await h.postResponse(valid());
+    // Assess 1
+    expect(chooser.status).toBe(200);
+    expect(chooser.headers['cache-control']).toBe('no-store');
+    expect(chooser.body).toContain('Read-only &lt;everyone&gt;');
+    expect(chooser.body).not.toContain('<everyone>');
+    expect(chooser.body).not.toMatch(/<script/i);
+    expect(h.stsCalls()).toBe(0);
+    expect(h.audits).toEqual([
+      expect.objectContaining({ outcome: 'pending', reason: 'role_choice_offered' }),
+    ]);
+    const token = hidden(chooser.body, 'token');
+    const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+    expect(chooser.headers['set-cookie']).toMatch(/HttpOnly; SameSite=Strict; Secure$/);
+    expect([...h.state.selections.keys()]).not.toContain(token);
+    // Act 2
+    const chosen = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'corp-reader' },
+      cookie,
+    });
+    // Assess 2
+    expect(chosen.status).toBe(200);
+    expect(stsMock.commandCalls(AssumeRoleCommand)[0]?.args[0].input.RoleArn).toBe(
+      'arn:aws:iam::123456789012:role/tvm/corp-reader',
+    );
+    expect(h.audits[1]).toMatchObject({ outcome: 'allowed', mappingId: 'corp-reader' });
+    // Act 3: the token is single use.
+    h.audits.length = 0;
+    stsMock.resetHistory();
+    const again = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'corp-reader' },
+      cookie,
+    });
+    expectSamlRejection(h, again, { status: 401, reason: 'selection_invalid' });
+  });
+
+  it('refuses a selection token posted without the browser cookie it was bound to', async () => {
+    const h = startSamlHarness();
+    await h.seedLogin();
+    const chooser = await h.postResponse(valid());
+    const token = hidden(chooser.body, 'token');
+    h.audits.length = 0;
+    const result = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'corp-reader' },
+      cookie: 'tvm_select=attacker',
+    });
+    expectSamlRejection(h, result, { status: 401, reason: 'selection_not_bound' });
+  });
+
+  it('refuses a mapping that was not offered', async () => {
+    const h = startSamlHarness({
+      mappings: [
+        ...((startSamlHarness().config.mappings as unknown as Record<string, unknown>[]) ?? []),
+        {
+          id: 'corp-other',
+          provider,
+          priority: 1,
+          match: { claim: 'groups', op: 'equals', value: 'nobody' },
+          roleArn: 'arn:aws:iam::123456789012:role/tvm/other',
+        },
+      ],
+    });
+    await h.seedLogin();
+    const chooser = await h.postResponse(valid());
+    const token = hidden(chooser.body, 'token');
+    const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+    h.audits.length = 0;
+    const result = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'corp-other' },
+      cookie,
+    });
+    expectSamlRejection(h, result, { status: 403, reason: 'mapping_not_allowed' });
+  });
+
+  it('refuses a denied principal after a valid assertion', async () => {
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    await h.seedLogin();
+    await h.denyList.add({ provider, subject: 'alice@corp.example', by: 'test', at: '' });
+    const result = await h.postResponse(valid());
+    expectSamlRejection(h, result, { status: 403, reason: 'denied_principal' });
+  });
+
+  it('refuses an identity no mapping matches', async () => {
+    const h = startSamlHarness();
+    await h.seedLogin();
+    const nobody = encode(buildValidResponse({ attributes: { groups: ['contractors'] } }));
+    const result = await h.postResponse(nobody);
+    expectSamlRejection(h, result, { status: 403, reason: 'no_matching_mapping' });
+  });
+});
+
+describe('saml native mode', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/tvm/corp-admin';
+  const IDP = 'arn:aws:iam::123456789012:saml-provider/corp';
+  const nativeResponse = (roles: string[]) =>
+    encode(
+      buildValidResponse({
+        attributes: {
+          groups: ['aws-admins'],
+          'https://aws.amazon.com/SAML/Attributes/Role': roles,
+        },
+      }),
+    );
+  const nativeMappings = [
+    {
+      id: 'native-admin',
+      provider,
+      priority: 10,
+      match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+      roleArn: ROLE,
+      durationSeconds: 43200,
+    },
+  ];
+
+  it('calls AssumeRoleWithSAML with the assertion and the asserted provider ARN', async () => {
+    // Prepare
+    const h = startSamlHarness({ provider: { mode: 'native' }, mappings: nativeMappings });
+    await h.seedLogin({ target: 'credentials' });
+    const encoded = nativeResponse([`${ROLE},${IDP}`]);
+    // Act
+    const result = await h.postResponse(encoded);
+    // Assess
+    expect(result.status).toBe(200);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+    const input = stsMock.commandCalls(AssumeRoleWithSAMLCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      RoleArn: ROLE,
+      PrincipalArn: IDP,
+      SAMLAssertion: encoded,
+      DurationSeconds: 43200,
+    });
+  });
+
+  it('refuses when the mapping role is not among the asserted roles', async () => {
+    const h = startSamlHarness({ provider: { mode: 'native' }, mappings: nativeMappings });
+    await h.seedLogin();
+    const result = await h.postResponse(
+      nativeResponse([`arn:aws:iam::123456789012:role/other,${IDP}`]),
+    );
+    expectSamlRejection(h, result, { status: 403, reason: 'no_matching_mapping' });
+  });
+});
