@@ -95,6 +95,11 @@ export function chooserPage(options: {
   subject: string;
   /** Native mode only: the response travels back with the choice instead of being stored. */
   samlResponse?: string;
+  /**
+   * The federation endpoint's origin: CSP form-action also governs where the form's answer may
+   * redirect, and the console target answers the choice with a 302 there.
+   */
+  redirectOrigin?: string;
   headers?: Record<string, string>;
 }): HttpResult {
   const radios = options.roles
@@ -124,7 +129,17 @@ ${radios}
 <button type="submit">Continue</button>
 </form>
 <p class="muted">This choice expires in a few minutes and can be used once.</p>`,
-    options.headers ?? {},
+    {
+      ...(options.redirectOrigin === undefined
+        ? {}
+        : {
+            'content-security-policy': SECURITY_HEADERS['content-security-policy'].replace(
+              "form-action 'self'",
+              `form-action 'self' ${options.redirectOrigin}`,
+            ),
+          }),
+      ...options.headers,
+    },
   );
 }
 

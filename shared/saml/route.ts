@@ -254,6 +254,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         ...(provider.mode === 'native' && state.samlResponse !== undefined
           ? { samlResponse: state.samlResponse }
           : {}),
+        redirectOrigin: new URL(deps.federation.url).origin,
         headers: {
           // Binds the choice to this browser: a token posted from anywhere else is refused.
           'set-cookie': `${SELECTION_COOKIE}=${browser}; Path=${selectPath}; Max-Age=${SELECTION_TTL_SECONDS}; HttpOnly; SameSite=Strict${secure}`,

@@ -38,8 +38,9 @@ export interface LocalTvm {
  */
 export async function startOffline(
   env: NodeJS.ProcessEnv,
+  options: { httpPort?: number } = {},
 ): Promise<{ server: GroupProcess; baseUrl: string; ready: Promise<Response> }> {
-  const httpPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
   const lambdaPort = await freePort();
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   const server = spawnGroup(

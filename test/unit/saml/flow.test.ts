@@ -184,6 +184,10 @@ describe('saml outcomes', () => {
     const token = hidden(chooser.body, 'token');
     const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
     expect(chooser.headers['set-cookie']).toMatch(/HttpOnly; SameSite=Strict; Secure$/);
+    // The choice's answer redirects to the federation endpoint: CSP form-action must allow it.
+    expect(chooser.headers['content-security-policy']).toContain(
+      "form-action 'self' https://signin.aws.amazon.com;",
+    );
     expect([...h.state.selections.keys()]).not.toContain(token);
     // Act 2
     const chosen = await h.call({

@@ -1,0 +1,262 @@
+/**
+ * Corporate SSO end to end, with nothing of ours on the other side: a real SimpleSAMLphp IdP
+ * (Debian's package under `php -S`), Debian's Chromium driven by playwright-core, the bundled
+ * SAML function in serverless-offline, moto for DynamoDB and STS, and a loopback stand-in for
+ * the AWS federation endpoint. The sessions it vends are checked with GetCallerIdentity.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '#shared/aws.ts';
+import {
+  ensureTable,
+  LOCAL_REGION,
+  localAwsEnv,
+  type RunningMoto,
+  startMoto,
+} from '../../scripts/local/aws-stack.ts';
+import { launchChromium } from '../support/browser.ts';
+import { applyConfig } from '../support/local-config.ts';
+import { startOffline } from '../support/local-tvm.ts';
+import {
+  childEnv,
+  freePort,
+  type GroupProcess,
+  groupAlive,
+  killGroup,
+  repoRoot,
+} from '../support/process.ts';
+import {
+  type SimpleSamlIdp,
+  signInAtSimpleSamlIdp,
+  startSimpleSamlIdp,
+} from '../support/saml-idp.ts';
+
+const SCREENSHOTS = path.join(repoRoot, '.local', 'screenshots');
+
+interface FederationStandIn {
+  url: string;
+  sessions: { sessionId: string; sessionKey: string; sessionToken: string }[];
+  logins: URL[];
+  server: Server;
+}
+
+/** Answers getSigninToken like signin.aws.amazon.com/federation, and the login with a page. */
+async function startFederationStandIn(): Promise<FederationStandIn> {
+  const standIn: Omit<FederationStandIn, 'url'> & { url?: string } = {
+    sessions: [],
+    logins: [],
+    server: createServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+      if (url.searchParams.get('Action') === 'getSigninToken') {
+        standIn.sessions.push(JSON.parse(url.searchParams.get('Session') ?? '{}'));
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ SigninToken: `stand-in-token-${standIn.sessions.length}` }));
+        return;
+      }
+      standIn.logins.push(url);
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<h1>AWS console (stand-in)</h1>');
+    }),
+  };
+  await new Promise<void>((resolve) => standIn.server.listen(0, '127.0.0.1', resolve));
+  const { port } = standIn.server.address() as { port: number };
+  return { ...standIn, url: `http://127.0.0.1:${port}/federation` } as FederationStandIn;
+}
+
+describe('SAML login in a real browser against SimpleSAMLphp', () => {
+  let idp: SimpleSamlIdp;
+  let moto: RunningMoto;
+  let offline: GroupProcess;
+  let federation: FederationStandIn;
+  let browser: Browser;
+  let stopBrowser: () => Promise<void>;
+  let base: string;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const httpPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
+    const spEntityId = `${base}/v1/saml/corp/metadata`;
+    idp = await startSimpleSamlIdp({ spEntityId, acsUrl: `${base}/v1/saml/corp/acs` });
+    federation = await startFederationStandIn();
+    moto = await startMoto({ port: await freePort() });
+    const table = 'tvm-local';
+    await ensureTable(moto.endpoint, table);
+    const client = createDocumentClient({
+      endpoint: moto.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await applyConfig(client, table, {
+      version: 1,
+      providers: [
+        {
+          id: 'corp',
+          type: 'saml',
+          entityId: idp.entityId,
+          ssoUrl: idp.ssoUrl,
+          certificates: [idp.certificatePem],
+          spEntityId,
+          attributeMap: { groups: 'groups', email: 'email' },
+          consoleRegion: 'eu-west-1',
+        },
+      ],
+      mappings: [
+        {
+          id: 'corp-admin',
+          provider: 'corp',
+          description: 'Administrators',
+          priority: 20,
+          match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+          roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-admin',
+        },
+        {
+          id: 'corp-reader',
+          provider: 'corp',
+          description: 'Read-only',
+          priority: 10,
+          match: { claim: 'groups', op: 'equals', value: 'aws-readers' },
+          roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-reader',
+        },
+      ],
+    });
+    client.destroy();
+    const env = childEnv({
+      set: {
+        ...localAwsEnv(moto.endpoint, table),
+        TVM_PUBLIC_BASE_URL: base,
+        TVM_FEDERATION_URL: federation.url,
+      },
+      unset: ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_*'],
+    });
+    const started = await startOffline(env, { httpPort });
+    offline = started.server;
+    await started.ready;
+    ({ browser, stop: stopBrowser } = await launchChromium());
+  }, 180_000);
+
+  afterAll(async () => {
+    await stopBrowser?.();
+    const pid = offline?.pid;
+    if (offline !== undefined) await killGroup(offline);
+    await moto?.stop();
+    await idp?.stop();
+    federation?.server.close();
+    if (pid !== undefined) expect(groupAlive(pid)).toBe(false);
+  });
+
+  const callerIdentity = async (credentials: {
+    sessionId: string;
+    sessionKey: string;
+    sessionToken: string;
+  }) => {
+    const sts = new STSClient({
+      endpoint: moto.endpoint,
+      region: LOCAL_REGION,
+      credentials: {
+        accessKeyId: credentials.sessionId,
+        secretAccessKey: credentials.sessionKey,
+        sessionToken: credentials.sessionToken,
+      },
+    });
+    try {
+      return await sts.send(new GetCallerIdentityCommand({}));
+    } finally {
+      sts.destroy();
+    }
+  };
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext();
+    return context.newPage();
+  }
+
+  it('console: IdP login form, the role chooser, then a 302 to the console sign-in', async () => {
+    // Prepare
+    const page = await newPage();
+    // Act 1: SP-initiated login, the IdP's own form, the auto-posted response.
+    await page.goto(`${base}/v1/saml/corp/login?target=console`);
+    expect(new URL(page.url()).origin).toBe(new URL(idp.baseUrl).origin);
+    await signInAtSimpleSamlIdp(page, 'alice', 'alice-pass');
+    await page.waitForSelector('h1:has-text("Choose an AWS role")', { timeout: 30_000 });
+    // Assess 1
+    expect(page.url()).toBe(`${base}/v1/saml/corp/acs`);
+    const chooserShot = path.join(SCREENSHOTS, 'saml-role-chooser.png');
+    await page.screenshot({ path: chooserShot, fullPage: true });
+    expect(statSync(chooserShot).size).toBeGreaterThan(1_000);
+    expect(await page.locator('input[name="mapping"]').count()).toBe(2);
+    // Act 2: pick the reader role; watch the answer to the select POST.
+    const selectAnswer = page.waitForResponse(
+      (response) => response.url() === `${base}/v1/saml/corp/select`,
+    );
+    await page.check('input[value="corp-reader"]');
+    await page.click('button[type="submit"]');
+    const answer = await selectAnswer;
+    await page.waitForSelector('h1:has-text("AWS console (stand-in)")');
+    // Assess 2: a 302 to the stand-in's login action with the sign-in token and the console.
+    expect(answer.status()).toBe(302);
+    const location = new URL(answer.headers().location ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe(federation.url);
+    expect(location.searchParams.get('Action')).toBe('login');
+    expect(location.searchParams.get('SigninToken')).toBe('stand-in-token-1');
+    expect(location.searchParams.get('Destination')).toBe(
+      'https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1',
+    );
+    // The session the console would get is a real one, of the chosen role.
+    const [session] = federation.sessions;
+    expect(session).toBeDefined();
+    const identity = await callerIdentity(session as FederationStandIn['sessions'][number]);
+    expect(identity.Arn).toMatch(/^arn:aws:sts::123456789012:assumed-role\/corp-reader\//);
+    // Nothing secret reached the function's log.
+    const logs = offline.output();
+    expect(logs).not.toContain('stand-in-token-1');
+    expect(logs).not.toContain(session?.sessionKey ?? 'no-secret');
+    expect(logs).not.toContain('SAMLResponse=');
+    await page.context().close();
+  }, 90_000);
+
+  it('credentials: bob (one role) gets the credentials page, and the keys work', async () => {
+    // Prepare
+    const page = await newPage();
+    // Act
+    await page.goto(`${base}/v1/saml/corp/login?target=credentials`);
+    await signInAtSimpleSamlIdp(page, 'bob', 'bob-pass');
+    await page.waitForSelector('h1:has-text("Your AWS credentials")', { timeout: 30_000 });
+    // Assess
+    const profile = (await page.textContent('#profile')) ?? '';
+    const value = (key: string) => new RegExp(`${key} = (\\S+)`).exec(profile)?.[1] ?? '';
+    expect(profile).toContain('[corp-reader]');
+    expect((await page.textContent('#exports')) ?? '').toContain('export AWS_SESSION_TOKEN=');
+    expect(await page.getAttribute('#expiration', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const identity = await callerIdentity({
+      sessionId: value('aws_access_key_id'),
+      sessionKey: value('aws_secret_access_key'),
+      sessionToken: value('aws_session_token'),
+    });
+    expect(identity.Arn).toMatch(/assumed-role\/corp-reader\//);
+    expect(offline.output()).not.toContain(value('aws_secret_access_key'));
+    await page.context().close();
+  }, 90_000);
+
+  it('failure: a user no mapping admits gets the generic error page with a request id', async () => {
+    // Prepare
+    const page = await newPage();
+    // Act
+    await page.goto(`${base}/v1/saml/corp/login?target=console`);
+    await signInAtSimpleSamlIdp(page, 'mallory', 'mallory-pass');
+    await page.waitForSelector('h1:has-text("Sign-in failed")', { timeout: 30_000 });
+    // Assess
+    const body = (await page.textContent('main')) ?? '';
+    expect(body).toContain('no AWS role is available to you here');
+    expect(body).toMatch(/request id \S+/);
+    expect(body).not.toContain('no_matching_mapping');
+    const errorShot = path.join(SCREENSHOTS, 'saml-error.png');
+    await page.screenshot({ path: errorShot, fullPage: true });
+    expect(statSync(errorShot).size).toBeGreaterThan(1_000);
+    await page.context().close();
+  }, 90_000);
+});
