@@ -561,10 +561,11 @@ describe('docs/api.md', () => {
     expect(missing).toEqual([]);
   });
 
-  it('links the OpenAPI file and lists the SAML routes as planned', () => {
+  it('links the OpenAPI file and the SAML guide, and names every SAML route', () => {
     expect(guide).toContain('openapi.yaml');
-    expect(guide).toMatch(/## Planned/);
-    for (const route of ['metadata', 'login', 'acs']) {
+    expect(guide).toContain('(saml.md)');
+    expect(guide).not.toMatch(/## Planned/);
+    for (const route of ['metadata', 'login', 'acs', 'select']) {
       expect(guide).toContain(`/v1/saml/{provider}/${route}`);
     }
   });
