@@ -2,6 +2,7 @@
  * The SAML routes end to end in-process: metadata, SP-initiated login, the three outcomes
  * (console redirect, role chooser, credentials page) and native mode.
  */
+import { verify } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { AssumeRoleCommand, AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
@@ -89,6 +90,37 @@ describe('saml login', () => {
     expect([...h.state.logins.keys()]).toEqual([id]);
     expect(h.state.logins.get(id)).toMatchObject({ provider, target: 'credentials' });
     expect(JSON.stringify([...h.state.logins.values()])).not.toContain(relayState);
+  });
+
+  it('signs the redirect (SigAlg + Signature over the query) when the provider asks for it', async () => {
+    // Prepare: the SP key pair (the fixtures' attacker pair stands in for it).
+    const h = startSamlHarness({ provider: { signAuthnRequests: true } });
+    const privateKey = fixtureText('keys/attacker.key');
+    const certificate = fixtureText('keys/attacker.crt');
+    h.deps.signingKey = async () => ({ privateKey, certificate });
+    // Act
+    const result = await h.call({ method: 'GET', path: `/v1/saml/${provider}/login` });
+    // Assess: HTTP-Redirect binding signature (bindings §3.4.4.1) over the raw query parameters.
+    const query = (result.headers.location ?? '').split('?')[1] ?? '';
+    const raw = new Map(query.split('&').map((pair) => pair.split('=') as [string, string]));
+    expect(decodeURIComponent(raw.get('SigAlg') ?? '')).toBe(
+      'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    );
+    const signed = ['SAMLRequest', 'RelayState', 'SigAlg']
+      .map((name) => `${name}=${raw.get(name)}`)
+      .join('&');
+    const signature = Buffer.from(decodeURIComponent(raw.get('Signature') ?? ''), 'base64');
+    expect(verify('RSA-SHA256', Buffer.from(signed), certificate, signature)).toBe(true);
+    const metadata = await h.call({ method: 'GET', path: `/v1/saml/${provider}/metadata` });
+    expect(metadata.body).toContain('AuthnRequestsSigned="true"');
+  });
+
+  it('fails closed when a provider wants signed requests and no SP key is configured', async () => {
+    const h = startSamlHarness({ provider: { signAuthnRequests: true } });
+    const result = await h.call({ method: 'GET', path: `/v1/saml/${provider}/login` });
+    expect(result.status).toBe(503);
+    expect(result.headers.location).toBeUndefined();
+    expect(h.state.logins.size).toBe(0);
   });
 
   it('refuses an unknown target', async () => {
