@@ -1,6 +1,9 @@
 /**
- * `npm run bench`: the JWT-path, warm-vend-handler, cold-start and credential-reuse benchmarks.
- * Writes bench/results/{jwt,handler,cold-start,reuse}.json, summary.svg and cold-start.svg.
+ * `npm run bench`: the JWT-path, warm-vend-handler, cold-start, credential-reuse, loopback,
+ * memory and SAML ACS benchmarks. Writes bench/results/{jwt,handler,cold-start,reuse,
+ * loopback,memory,saml-acs}.json, summary.svg, cold-start.svg, loopback.svg and saml-acs.svg.
+ * `npm run bench -- saml-acs` (`npx tsx scripts/bench/run.ts saml-acs`) runs the SAML ACS one
+ * alone; the others that run alone do so as `npx tsx scripts/bench/<name>.ts`.
  * Numbers are reported, never asserted; only accept/reject decisions are asserted.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,7 +17,8 @@ import { runJwtBench } from './jwt.ts';
 import { runLoopbackBench } from './loopback.ts';
 import { runMemoryBench } from './memory.ts';
 import { runReuseBenchmark } from './reuse.ts';
-import { machineInfo } from './stats.ts';
+import { renderSamlAcsSvg, runSamlAcsBench } from './saml-acs.ts';
+import { type MachineInfo, machineInfo } from './stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = path.join(root, 'bench/results');
@@ -28,29 +32,49 @@ function toJson(value: unknown): string {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+const only = process.argv[2];
+if (only !== undefined && only !== 'saml-acs') {
+  throw new Error(`bench: no benchmark "${only}" to run alone here (run.ts [saml-acs])`);
+}
+
 const started = Date.now();
 const machine = machineInfo();
 log(`bench: Node ${machine.node} on ${machine.cpus} × ${machine.cpuModel}`);
 
-const jwt = await runJwtBench(log);
-const handler = await runHandlerBench(log);
-
-await mkdir(outDir, { recursive: true });
-// Other work on the machine skews timings: the load at the end is recorded beside the start.
-const loadAverageAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
-const write = (name: string, data: unknown) =>
-  writeFile(
+/** Writes bench/results/<name> with the machine as it was at `start`, and the load now. */
+async function write(name: string, data: unknown, start: MachineInfo = machine): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  // Other work on the machine skews timings: the load at the end is recorded beside the start.
+  const loadAverageAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  await writeFile(
     path.join(outDir, name),
-    `${toJson({ machine: { ...machine, loadAverageAtEnd }, ...(data as object) })}\n`,
+    `${toJson({ machine: { ...start, loadAverageAtEnd }, ...(data as object) })}\n`,
   );
-await write('jwt.json', jwt);
-await write('handler.json', handler);
-await writeFile(path.join(outDir, 'summary.svg'), renderSummarySvg(jwt, handler));
-log(
-  `bench: wrote ${path.relative(root, outDir)}/{jwt.json,handler.json,summary.svg} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
-await runColdStart();
-runReuseBenchmark();
-await runLoopbackBench(log);
-await runMemoryBench(log);
+}
+
+async function samlAcs(): Promise<void> {
+  const start = machineInfo();
+  const results = await runSamlAcsBench(log);
+  await write('saml-acs.json', results, start);
+  await writeFile(path.join(outDir, 'saml-acs.svg'), renderSamlAcsSvg(results));
+  log(`bench: wrote ${path.relative(root, outDir)}/{saml-acs.json,saml-acs.svg}`);
+}
+
+if (only === 'saml-acs') {
+  await samlAcs();
+} else {
+  const jwt = await runJwtBench(log);
+  const handler = await runHandlerBench(log);
+  await write('jwt.json', jwt);
+  await write('handler.json', handler);
+  await writeFile(path.join(outDir, 'summary.svg'), renderSummarySvg(jwt, handler));
+  log(
+    `bench: wrote ${path.relative(root, outDir)}/{jwt.json,handler.json,summary.svg} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  await runColdStart();
+  runReuseBenchmark();
+  await runLoopbackBench(log);
+  await runMemoryBench(log);
+  await samlAcs();
+}
 log(`bench: all done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
