@@ -785,22 +785,35 @@ class Commands {
     return claims;
   }
 
+  /**
+   * The config of `--config <file>`, or the current generation, with a line saying which; an
+   * error is reported and undefined returned when there is none.
+   */
+  async #configOf(
+    file: string | undefined,
+  ): Promise<{ config: TvmConfig; source: string } | undefined> {
+    if (file !== undefined) {
+      const config = this.#readConfig(file);
+      return config === undefined ? undefined : { config, source: file };
+    }
+    const current = await this.#deps.openStore(this.#options).current();
+    if (current === undefined) {
+      this.#io.err(
+        `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
+      );
+      return undefined;
+    }
+    return {
+      config: current.config,
+      source: `generation ${current.generation} of ${this.#options.table} (sha256 ${current.hash.slice(0, 12)})`,
+    };
+  }
+
   /** The SP metadata for one SAML provider of the current generation (or --config file). */
   async spMetadata(providerId: string, baseUrl: string, file: string | undefined): Promise<number> {
-    let config: TvmConfig | undefined;
-    if (file === undefined) {
-      const current = await this.#deps.openStore(this.#options).current();
-      if (current === undefined) {
-        this.#io.err(
-          `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
-        );
-        return EXIT.invalid;
-      }
-      config = current.config;
-    } else {
-      config = this.#readConfig(file);
-      if (config === undefined) return EXIT.invalid;
-    }
+    const loaded = await this.#configOf(file);
+    if (loaded === undefined) return EXIT.invalid;
+    const { config } = loaded;
     const provider = config.providers.find((candidate) => candidate.id === providerId);
     if (provider?.type !== 'saml') {
       const known = config.providers.filter((p) => p.type === 'saml').map((p) => p.id);
@@ -827,23 +840,9 @@ class Commands {
   }): Promise<number> {
     const claims = this.#readClaims(input.claims);
     if (claims === undefined) return EXIT.invalid;
-    let config: TvmConfig | undefined;
-    let source: string;
-    if (input.config === undefined) {
-      const current = await this.#deps.openStore(this.#options).current();
-      if (current === undefined) {
-        this.#io.err(
-          `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
-        );
-        return EXIT.invalid;
-      }
-      config = current.config;
-      source = `generation ${current.generation} of ${this.#options.table} (sha256 ${current.hash.slice(0, 12)})`;
-    } else {
-      config = this.#readConfig(input.config);
-      if (config === undefined) return EXIT.invalid;
-      source = input.config;
-    }
+    const loaded = await this.#configOf(input.config);
+    if (loaded === undefined) return EXIT.invalid;
+    const { config, source } = loaded;
     const sub = claims.sub;
     const identity: Identity = {
       provider: input.provider,
