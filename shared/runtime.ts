@@ -14,9 +14,6 @@ import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import { logger } from '#shared/observability.ts';
-import { AWS_FEDERATION_URL } from '#shared/saml/console.ts';
-import type { SamlDeps } from '#shared/saml/route.ts';
-import { DynamoSamlStateStore } from '#shared/saml/state.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -52,25 +49,5 @@ export function createIssueDeps(env: NodeJS.ProcessEnv = process.env): IssueDeps
     reuse: new CredentialReuseCache({ maxEntries: 5_000 }),
     logger,
     now: () => new Date(),
-  };
-}
-
-/** The SAML function's singletons: the shared issue path plus the login state and federation. */
-export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
-  const stage = env.TVM_STAGE ?? '';
-  const federationUrl = env.TVM_FEDERATION_URL || AWS_FEDERATION_URL;
-  const parsed = new URL(federationUrl);
-  const loopback = parsed.hostname === '127.0.0.1' || parsed.hostname === 'localhost';
-  // The sign-in token request carries session credentials: https, except a local stand-in.
-  if (parsed.protocol !== 'https:' && !(stage === 'local' && loopback)) {
-    throw new Error('TVM_FEDERATION_URL must be https (loopback http only in the local stage)');
-  }
-  const baseUrl = env.TVM_PUBLIC_BASE_URL ?? '';
-  return {
-    ...createIssueDeps(env),
-    state: new DynamoSamlStateStore(lambdaDocumentClient(env), tableNameFromEnv(env)),
-    ...(baseUrl === '' ? {} : { baseUrl }),
-    federation: { url: federationUrl, timeoutMs: 3_000 },
-    secureCookies: !baseUrl.startsWith('http://'),
   };
 }

@@ -1,6 +1,6 @@
 import { withHttpStack } from '#shared/http/middleware.ts';
-import { createSamlDeps } from '#shared/runtime.ts';
 import { samlRoute } from '#shared/saml/route.ts';
+import { createSamlDeps } from '#shared/saml/runtime.ts';
 
 const deps = createSamlDeps();
 

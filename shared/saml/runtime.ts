@@ -1,0 +1,40 @@
+/**
+ * The SAML function's singletons: the shared issue path (createIssueDeps) plus the login state,
+ * the federation endpoint and the SP signing key. Kept apart from shared/runtime.ts so that the
+ * credentials bundle never carries SAML code or the SSM client.
+ */
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { lambdaDocumentClient } from '#shared/aws.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
+import { tableNameFromEnv } from '#shared/store/table.ts';
+import { AWS_FEDERATION_URL } from './console.ts';
+import type { SamlDeps } from './route.ts';
+import { ssmSigningKey } from './signing-key.ts';
+import { DynamoSamlStateStore } from './state.ts';
+
+export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
+  const stage = env.TVM_STAGE ?? '';
+  const federationUrl = env.TVM_FEDERATION_URL || AWS_FEDERATION_URL;
+  const parsed = new URL(federationUrl);
+  const loopback = parsed.hostname === '127.0.0.1' || parsed.hostname === 'localhost';
+  // The sign-in token request carries session credentials: https, except a local stand-in.
+  if (parsed.protocol !== 'https:' && !(stage === 'local' && loopback)) {
+    throw new Error('TVM_FEDERATION_URL must be https (loopback http only in the local stage)');
+  }
+  const baseUrl = env.TVM_PUBLIC_BASE_URL ?? '';
+  const keyParameter = env.TVM_SAML_SIGNING_KEY_PARAMETER ?? '';
+  return {
+    ...createIssueDeps(env),
+    state: new DynamoSamlStateStore(lambdaDocumentClient(env), tableNameFromEnv(env)),
+    ...(baseUrl === '' ? {} : { baseUrl }),
+    federation: { url: federationUrl, timeoutMs: 3_000 },
+    secureCookies: !baseUrl.startsWith('http://'),
+    ...(keyParameter === ''
+      ? {}
+      : {
+          signingKey: ssmSigningKey(new SSMClient({ maxAttempts: 2 }), keyParameter, {
+            ttlMs: 300_000,
+          }),
+        }),
+  };
+}

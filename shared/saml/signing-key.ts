@@ -1,0 +1,67 @@
+/**
+ * The SP's AuthnRequest signing key pair, for providers that set `signAuthnRequests`. It is a
+ * secret, so it lives in SSM Parameter Store as a SecureString (never in config, the table or
+ * the environment) and is read on first use, then kept in memory for a few minutes so that a
+ * rotation is picked up without a deploy.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SpSigningKey } from './sp.ts';
+
+export class SigningKeyError extends Error {}
+
+/** The parameter's JSON: `{"privateKey": "<PEM>", "certificate": "<PEM>"}`, a matching pair. */
+export function parseSigningKey(text: string): SpSigningKey {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SigningKeyError('the SAML signing key parameter is not JSON');
+  }
+  const { privateKey, certificate } = (value ?? {}) as Record<string, unknown>;
+  if (typeof privateKey !== 'string' || typeof certificate !== 'string') {
+    throw new SigningKeyError(
+      'the SAML signing key parameter needs privateKey and certificate (PEM)',
+    );
+  }
+  let matches = false;
+  try {
+    const key = createPrivateKey(privateKey);
+    matches = new X509Certificate(certificate).checkPrivateKey(key);
+  } catch {
+    throw new SigningKeyError(
+      'the SAML signing key parameter holds an unreadable key or certificate',
+    );
+  }
+  if (!matches) throw new SigningKeyError('the SAML signing certificate does not match its key');
+  return { privateKey, certificate };
+}
+
+/**
+ * A loader for the key in `parameterName`: undefined when the parameter does not exist (signed
+ * logins then fail closed), an error when it exists but is unusable.
+ */
+export function ssmSigningKey(
+  ssm: SSMClient,
+  parameterName: string,
+  options: { ttlMs: number; now?: () => number },
+): () => Promise<SpSigningKey | undefined> {
+  const now = options.now ?? Date.now;
+  let cached: { key: SpSigningKey | undefined; until: number } | undefined;
+  return async () => {
+    if (cached !== undefined && cached.until > now()) return cached.key;
+    let key: SpSigningKey | undefined;
+    try {
+      const { Parameter } = await ssm.send(
+        new GetParameterCommand({ Name: parameterName, WithDecryption: true }),
+        { abortSignal: AbortSignal.timeout(2_000) },
+      );
+      key = Parameter?.Value === undefined ? undefined : parseSigningKey(Parameter.Value);
+    } catch (error) {
+      if (!(error instanceof ParameterNotFound)) throw error;
+      key = undefined;
+    }
+    cached = { key, until: now() + options.ttlMs };
+    return key;
+  };
+}
