@@ -191,6 +191,12 @@ export const SamlProviderSchema = z
       .boolean()
       .default(false)
       .describe('Require the Response itself to be signed (the assertion always must be).'),
+    allowSha1: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also accept RSA-SHA1 signatures and SHA-1 digests (legacy IdPs only). HMAC never.',
+      ),
     clockSkewSeconds: seconds(0, 300).default(60),
     maxAssertionAgeSeconds: seconds(1, 3600)
       .default(300)

@@ -41,6 +41,12 @@ const SIGNATURE_METHODS: ReadonlySet<string> = new Set([
   ALGORITHMS.rsaSha512,
 ]);
 const DIGEST_METHODS: ReadonlySet<string> = new Set([ALGORITHMS.sha256, ALGORITHMS.sha512]);
+/** Only for a provider with `allowSha1` (legacy IdPs); HMAC is never accepted. */
+const SHA1_SIGNATURE_METHODS: ReadonlySet<string> = new Set([
+  ...SIGNATURE_METHODS,
+  ALGORITHMS.rsaSha1,
+]);
+const SHA1_DIGEST_METHODS: ReadonlySet<string> = new Set([...DIGEST_METHODS, ALGORITHMS.sha1]);
 const TRANSFORMS: ReadonlySet<string> = new Set([ALGORITHMS.enveloped, ALGORITHMS.excC14n]);
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
@@ -176,7 +182,12 @@ function algorithmOf(parent: Element, localName: string): string | undefined {
 }
 
 /** The shape of one signature: one SignedInfo, one Reference to its parent, allowed algorithms. */
-function checkSignatureShape(signature: Element, owner: Element, scan: DocumentScan): void {
+function checkSignatureShape(
+  signature: Element,
+  owner: Element,
+  scan: DocumentScan,
+  allowSha1: boolean,
+): void {
   const signedInfo = onlyChild(signature, NS.dsig, 'SignedInfo');
   const signatureValue = onlyChild(signature, NS.dsig, 'SignatureValue');
   if (signedInfo === undefined || signatureValue === undefined) {
@@ -212,11 +223,13 @@ function checkSignatureShape(signature: Element, owner: Element, scan: DocumentS
   if (algorithmOf(signedInfo, 'CanonicalizationMethod') !== ALGORITHMS.excC14n) {
     throw samlRefusal('algorithm_not_allowed', 'canonicalization');
   }
-  // No HMAC (the key-confusion attack) and no SHA-1.
-  if (!SIGNATURE_METHODS.has(algorithmOf(signedInfo, 'SignatureMethod') ?? '')) {
+  // No HMAC (the key-confusion attack), and no SHA-1 unless the provider allows it.
+  const signatureMethods = allowSha1 ? SHA1_SIGNATURE_METHODS : SIGNATURE_METHODS;
+  const digestMethods = allowSha1 ? SHA1_DIGEST_METHODS : DIGEST_METHODS;
+  if (!signatureMethods.has(algorithmOf(signedInfo, 'SignatureMethod') ?? '')) {
     throw samlRefusal('algorithm_not_allowed', 'signature method');
   }
-  if (!DIGEST_METHODS.has(algorithmOf(reference, 'DigestMethod') ?? '')) {
+  if (!digestMethods.has(algorithmOf(reference, 'DigestMethod') ?? '')) {
     throw samlRefusal('algorithm_not_allowed', 'digest method');
   }
 }
@@ -419,8 +432,10 @@ export function validateSamlResponse(
   if (provider.wantResponseSigned && responseSignature === undefined) {
     throw samlRefusal('response_unsigned');
   }
-  checkSignatureShape(assertionSignature, assertion, scan);
-  if (responseSignature !== undefined) checkSignatureShape(responseSignature, response, scan);
+  checkSignatureShape(assertionSignature, assertion, scan, provider.allowSha1);
+  if (responseSignature !== undefined) {
+    checkSignatureShape(responseSignature, response, scan, provider.allowSha1);
+  }
 
   if (responseSignature !== undefined) verifySignature(xml, responseSignature, expect.certificates);
   const signedXml = verifySignature(xml, assertionSignature, expect.certificates);

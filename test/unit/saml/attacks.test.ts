@@ -68,6 +68,26 @@ describe('saml-acs attack fixtures', () => {
   });
 });
 
+describe('saml-acs SHA-1', () => {
+  it('accepts the RSA-SHA1 fixture only for a provider with allowSha1', async () => {
+    // Prepare
+    const legacy = harness({ allowSha1: true });
+    await legacy.seedLogin();
+    // Act
+    const result = await legacy.postResponse(encode(fixtureText('invalid/rsa-sha1-signature.xml')));
+    // Assess
+    expect(result.status).toBe(200);
+    expect(legacy.stsCalls()).toBe(1);
+  });
+
+  it('never accepts HMAC, even with allowSha1 (the key-confusion attack)', async () => {
+    const h = harness({ allowSha1: true });
+    await h.seedLogin();
+    const result = await h.postResponse(encode(fixtureText('invalid/hmac-signature.xml')));
+    expectSamlRejection(h, result, { status: 401, reason: 'algorithm_not_allowed' });
+  });
+});
+
 describe('saml-acs replay and InResponseTo', () => {
   let h: SamlHarness;
   const valid = encode(fixtureText('valid/response.xml'));
