@@ -131,11 +131,17 @@ export function startSamlHarness(
     mappings?: Record<string, unknown>[];
     now?: Date;
     federation?: (url: URL) => Response | Promise<Response>;
+    /** A real STS (moto) instead of the mock; the mock is then removed for this test file. */
+    stsEndpoint?: string;
   } = {},
 ): SamlHarness {
-  stsMock.reset();
-  stsMock.on(AssumeRoleCommand).resolves(STS_ANSWER);
-  stsMock.on(AssumeRoleWithSAMLCommand).resolves(STS_ANSWER);
+  if (options.stsEndpoint === undefined) {
+    stsMock.reset();
+    stsMock.on(AssumeRoleCommand).resolves(STS_ANSWER);
+    stsMock.on(AssumeRoleWithSAMLCommand).resolves(STS_ANSWER);
+  } else {
+    stsMock.restore();
+  }
   const validated = validateConfig(samlConfig(options.provider, options.mappings), {
     stage: 'local',
     now: options.now ?? new Date(SAML_TEST.t0.getTime() + 60_000),
@@ -161,7 +167,14 @@ export function startSamlHarness(
       },
     },
     authenticator: createOidcAuthenticator({ stage: 'local' }),
-    sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
+    sts:
+      options.stsEndpoint === undefined
+        ? new STSClient({ region: 'us-east-1', maxAttempts: 1 })
+        : new STSClient({
+            endpoint: options.stsEndpoint,
+            region: 'eu-west-1',
+            credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+          }),
     audit,
     guard: createAccessGuard(denyList, new MemoryRateLimiter()),
     vend: { timeoutMs: 1_000, maxAttempts: 1, backoffBaseMs: 0 },
