@@ -33,9 +33,6 @@ function toJson(value: unknown): string {
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const only = process.argv[2];
-if (only !== undefined && only !== 'saml-acs') {
-  throw new Error(`bench: no benchmark "${only}" to run alone here (run.ts [saml-acs])`);
-}
 
 const started = Date.now();
 const machine = machineInfo();
@@ -60,9 +57,7 @@ async function samlAcs(): Promise<void> {
   log(`bench: wrote ${path.relative(root, outDir)}/{saml-acs.json,saml-acs.svg}`);
 }
 
-if (only === 'saml-acs') {
-  await samlAcs();
-} else {
+async function jwtAndHandler(): Promise<void> {
   const jwt = await runJwtBench(log);
   const handler = await runHandlerBench(log);
   await write('jwt.json', jwt);
@@ -71,10 +66,22 @@ if (only === 'saml-acs') {
   log(
     `bench: wrote ${path.relative(root, outDir)}/{jwt.json,handler.json,summary.svg} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
-  await runColdStart();
-  runReuseBenchmark();
-  await runLoopbackBench(log);
-  await runMemoryBench(log);
-  await samlAcs();
+}
+
+/** Every benchmark, in the order `npm run bench` runs them; `npm run bench -- <name>` runs one. */
+const BENCHMARKS: Record<string, () => Promise<unknown>> = {
+  'jwt-handler': jwtAndHandler,
+  'cold-start': () => runColdStart(),
+  reuse: async () => runReuseBenchmark(),
+  loopback: () => runLoopbackBench(log),
+  memory: () => runMemoryBench(log),
+  'saml-acs': samlAcs,
+};
+
+if (only !== undefined && !Object.hasOwn(BENCHMARKS, only)) {
+  throw new Error(`bench: no benchmark "${only}" (one of: ${Object.keys(BENCHMARKS).join(', ')})`);
+}
+for (const [name, run] of Object.entries(BENCHMARKS)) {
+  if (only === undefined || only === name) await run();
 }
 log(`bench: all done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -184,7 +184,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
     return {
       statusCode: 200,
       headers: { 'content-type': 'application/samlmetadata+xml', 'cache-control': 'max-age=300' },
-      body: spMetadataXml(provider, urlsOf(provider), signingKey),
+      body: await spMetadataXml(provider, urlsOf(provider), signingKey),
     };
   }
 

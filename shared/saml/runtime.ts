@@ -3,7 +3,6 @@
  * the federation endpoint and the SP signing key. Kept apart from shared/runtime.ts so that the
  * credentials bundle never carries SAML code or the SSM client.
  */
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { lambdaDocumentClient } from '#shared/aws.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
@@ -32,9 +31,11 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
     ...(keyParameter === ''
       ? {}
       : {
-          signingKey: ssmSigningKey(new SSMClient({ maxAttempts: 2 }), keyParameter, {
-            ttlMs: 300_000,
-          }),
+          signingKey: ssmSigningKey(
+            async () => new (await import('@aws-sdk/client-ssm')).SSMClient({ maxAttempts: 2 }),
+            keyParameter,
+            { ttlMs: 300_000 },
+          ),
         }),
   };
 }

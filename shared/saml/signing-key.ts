@@ -5,7 +5,7 @@
  * rotation is picked up without a deploy.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { SpSigningKey } from './sp.ts';
 
 export class SigningKeyError extends Error {}
@@ -42,17 +42,21 @@ export function parseSigningKey(text: string): SpSigningKey {
  * logins then fail closed), an error when it exists but is unusable.
  */
 export function ssmSigningKey(
-  ssm: SSMClient,
+  ssm: SSMClient | (() => Promise<SSMClient>),
   parameterName: string,
   options: { ttlMs: number; now?: () => number },
 ): () => Promise<SpSigningKey | undefined> {
   const now = options.now ?? Date.now;
   let cached: { key: SpSigningKey | undefined; until: number } | undefined;
+  let client: SSMClient | undefined;
   return async () => {
     if (cached !== undefined && cached.until > now()) return cached.key;
+    // Loaded on the first signed login only: the SSM client costs ~50 ms of init otherwise.
+    const { GetParameterCommand, ParameterNotFound } = await import('@aws-sdk/client-ssm');
+    client ??= typeof ssm === 'function' ? await ssm() : ssm;
     let key: SpSigningKey | undefined;
     try {
-      const { Parameter } = await ssm.send(
+      const { Parameter } = await client.send(
         new GetParameterCommand({ Name: parameterName, WithDecryption: true }),
         { abortSignal: AbortSignal.timeout(2_000) },
       );

@@ -1,8 +1,12 @@
 /**
  * Our side of SAML as the IdP sees it: SP metadata and SP-initiated AuthnRequests (HTTP-Redirect
  * binding), both built by node-saml. Validation of responses is ./response.ts.
+ *
+ * node-saml (with xml2js, xmlbuilder and xml-encryption) is loaded on first use: the ACS, which
+ * every login ends at, never needs it, so a cold start that serves the ACS does not pay for it.
  */
-import { generateServiceProviderMetadata, SAML } from '@node-saml/node-saml';
+const nodeSaml = () => import('@node-saml/node-saml');
+
 import type { SamlProvider } from '#shared/config/schema.ts';
 import { pinnedCertificates, type SpUrls } from './provider.ts';
 
@@ -20,11 +24,12 @@ export interface SpSigningKey {
 }
 
 /** SP metadata for the IdP admin: entity id, HTTP-POST ACS, NameID formats, WantAssertionsSigned. */
-export function spMetadataXml(
+export async function spMetadataXml(
   provider: SamlProvider,
   urls: SpUrls,
   signingKey?: SpSigningKey,
-): string {
+): Promise<string> {
+  const { generateServiceProviderMetadata } = await nodeSaml();
   return generateServiceProviderMetadata({
     issuer: provider.spEntityId,
     callbackUrl: urls.acs,
@@ -55,6 +60,7 @@ export async function authnRequestUrl(
     provider.signAuthnRequests && request.signingKey !== undefined
       ? { privateKey: request.signingKey.privateKey, signatureAlgorithm: 'sha256' as const }
       : {};
+  const { SAML } = await nodeSaml();
   const saml = new SAML({
     entryPoint: provider.ssoUrl,
     issuer: provider.spEntityId,
