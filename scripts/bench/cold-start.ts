@@ -35,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { machineInfo, median, quantile, round } from './stats.ts';
+import { machineInfo, median, quantile, round, toJson } from './stats.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORK = path.join(ROOT, '.bench', 'cold-start');
@@ -654,7 +654,7 @@ export async function runColdStart(
   }
 
   if (!closedPort) stub.close();
-  writeFileSync(path.join(RESULTS, 'cold-start.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS, 'cold-start.json'), `${toJson(result)}\n`);
   writeFileSync(path.join(RESULTS, 'cold-start.svg'), svgChart(result));
   return result;
 }

@@ -32,7 +32,7 @@ import { fakeContext, httpEvent } from '../../test/support/lambda-fakes.ts';
 import { MemoryDenyList, MemoryRateLimiter } from '../../test/support/memory-guards.ts';
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, STS_ANSWER, stsMock } from '../../test/support/vend-harness.ts';
-import { machineInfo, quantile, round, UNREACHED_RATE_LIMITS } from './stats.ts';
+import { machineInfo, quantile, round, toJson, UNREACHED_RATE_LIMITS } from './stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = path.join(root, 'bench/results');
@@ -218,14 +218,6 @@ export function renderLoopbackSvg(rows: readonly LoopbackRow[]): string {
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
-}
-
-/** JSON as Biome formats it: two-space indent, arrays of numbers on one line. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
-    /\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g,
-    (_match, items: string) => `[${items.split(/,\s*/).join(', ')}]`,
-  );
 }
 
 export async function runLoopbackBench(log: (line: string) => void): Promise<LoopbackResults> {

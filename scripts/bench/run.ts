@@ -18,17 +18,10 @@ import { runLoopbackBench } from './loopback.ts';
 import { runMemoryBench } from './memory.ts';
 import { runReuseBenchmark } from './reuse.ts';
 import { renderSamlAcsSvg, runSamlAcsBench } from './saml-acs.ts';
-import { type MachineInfo, machineInfo } from './stats.ts';
+import { type MachineInfo, machineInfo, toJson } from './stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = path.join(root, 'bench/results');
-/** JSON as Biome formats it: two-space indent, arrays of numbers on one line. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
-    /\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g,
-    (_match, items: string) => `[${items.split(/,\s*/).join(', ')}]`,
-  );
-}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 

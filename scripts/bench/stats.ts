@@ -145,3 +145,11 @@ export const UNREACHED_RATE_LIMITS = {
   perPrincipal: { limit: 1_000_000, windowSeconds: 60 },
   perSourceIp: { limit: 1_000_000, windowSeconds: 60 },
 };
+
+/** JSON as Biome formats it: two-space indent, arrays of numbers on one line. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g,
+    (_match, items: string) => `[${items.split(/,\s*/).join(', ')}]`,
+  );
+}
