@@ -25,8 +25,10 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
   return value;
 }
 
-export function createIssueDeps(env: NodeJS.ProcessEnv = process.env): IssueDeps {
-  const documentClient = lambdaDocumentClient(env);
+export function createIssueDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  documentClient = lambdaDocumentClient(env),
+): IssueDeps {
   const table = tableNameFromEnv(env);
   return {
     config: new CachedConfigStore(new DynamoConfigStore(documentClient, table), {

@@ -226,7 +226,6 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
     if (outcome.kind === 'choose') {
       const token = randomToken(deps, 32);
       const browser = randomToken(deps, 32);
-      const { config } = await deps.config.require();
       await deps.state.saveSelection(sha256Hex(token), {
         provider: provider.id,
         subject: outcome.identity.subject,
@@ -249,7 +248,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         roles: outcome.mappings.map((mapping) => ({
           mappingId: mapping.id,
           roleArn: mapping.roleArn,
-          description: config.mappings.find((m) => m.id === mapping.id)?.description,
+          description: mapping.description,
         })),
         ...(provider.mode === 'native' && state.samlResponse !== undefined
           ? { samlResponse: state.samlResponse }

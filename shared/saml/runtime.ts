@@ -22,9 +22,11 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   }
   const baseUrl = env.TVM_PUBLIC_BASE_URL ?? '';
   const keyParameter = env.TVM_SAML_SIGNING_KEY_PARAMETER ?? '';
+  // One DynamoDB client for the issue path and the login state.
+  const documentClient = lambdaDocumentClient(env);
   return {
-    ...createIssueDeps(env),
-    state: new DynamoSamlStateStore(lambdaDocumentClient(env), tableNameFromEnv(env)),
+    ...createIssueDeps(env, documentClient),
+    state: new DynamoSamlStateStore(documentClient, tableNameFromEnv(env)),
     ...(baseUrl === '' ? {} : { baseUrl }),
     federation: { url: federationUrl, timeoutMs: 3_000 },
     secureCookies: !baseUrl.startsWith('http://'),
