@@ -188,6 +188,16 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     const resources = asArray(sts[0]?.Resource).map((resource) => JSON.stringify(resource));
     expect(resources).toHaveLength(1);
     expect(resources[0]).toMatch(/:role\/tvm\/\*"\}?$/);
+
+    // Parameter Store: only GetParameter, only the SAML signing key of this stage.
+    const ssm = statements.filter((statement) =>
+      asArray(statement.Action).some((action) => action.startsWith('ssm:')),
+    );
+    expect(ssm).toHaveLength(1);
+    expect(asArray(ssm[0]?.Action)).toEqual(['ssm:GetParameter']);
+    const parameters = asArray(ssm[0]?.Resource).map((resource) => JSON.stringify(resource));
+    expect(parameters).toHaveLength(1);
+    expect(parameters[0]).toMatch(/:parameter\/tvm\/prod\/saml-signing-key"\}?$/);
   });
 
   it('allows no browser origin by default (CORS is an explicit per-stage allowlist)', () => {
@@ -208,6 +218,9 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
       RouteSettings: {
         'POST /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
         'GET /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
+        'GET /v1/saml/{provider}/login': { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+        'POST /v1/saml/{provider}/acs': { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+        'POST /v1/saml/{provider}/select': { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
       },
     });
   });
