@@ -352,3 +352,53 @@ describe('saml native mode', () => {
     expectSamlRejection(h, result, { status: 403, reason: 'no_matching_mapping' });
   });
 });
+
+describe('saml provider with IdP metadata instead of pinned certificates', () => {
+  const metadata = (certificatePem: string, use = 'signing') => {
+    const body = certificatePem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    return `<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${SAML_TEST.idpEntityId}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="${use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.corp.example/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>`;
+  };
+
+  it('verifies with the signing certificate of the metadata', async () => {
+    const h = startSamlHarness({
+      provider: {
+        ambiguity: 'first',
+        certificates: undefined,
+        metadataXml: metadata(fixtureText('keys/idp.crt')),
+      },
+    });
+    await h.seedLogin();
+    const result = await h.postResponse(valid());
+    expect(result.status).toBe(200);
+    expect(h.stsCalls()).toBe(1);
+  });
+
+  it('ignores encryption-only keys and refuses a response the metadata key did not sign', async () => {
+    const h = startSamlHarness({
+      provider: {
+        ambiguity: 'first',
+        certificates: undefined,
+        metadataXml: metadata(fixtureText('keys/idp.crt'), 'encryption').replace(
+          '</md:IDPSSODescriptor>',
+          `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${fixtureText(
+            'keys/attacker.crt',
+          )
+            .replace(/-----[^-]+-----/g, '')
+            .replace(
+              /\s+/g,
+              '',
+            )}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:IDPSSODescriptor>`,
+        ),
+      },
+    });
+    await h.seedLogin();
+    const result = await h.postResponse(valid());
+    expectSamlRejection(h, result, { status: 401, reason: 'signature_invalid' });
+  });
+});
