@@ -99,7 +99,8 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
           type: 'saml',
           entityId: idp.entityId,
           ssoUrl: idp.ssoUrl,
-          certificates: [idp.certificatePem],
+          // The IdP's own metadata document, as an admin would download it (not a pasted PEM).
+          metadataXml: await idp.metadataXml(),
           spEntityId,
           attributeMap: { groups: 'groups', email: 'email' },
           consoleRegion: 'eu-west-1',
