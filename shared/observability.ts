@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { search } from '@aws-lambda-powertools/logger/correlationId';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 
 /**
@@ -9,8 +8,6 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
  */
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'tvm',
-  // Lets injectLambdaContext resolve `correlationIdPath` (the API Gateway request id).
-  correlationIdSearchFn: search,
 });
 
 export const metrics = new Metrics({

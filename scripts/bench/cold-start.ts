@@ -92,15 +92,14 @@ export const handler = async () => ({ statusCode: 200 });
     description:
       'health builds no SDK client, so (b) = hello + the Powertools Logger and Metrics at module scope + middy with injectLambdaContext and logMetrics (what functions/health imports, minus our own code)',
     source: `import { Logger } from '@aws-lambda-powertools/logger';
-import { search, correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-const logger = new Logger({ serviceName: 'tvm', correlationIdSearchFn: search });
+const logger = new Logger({ serviceName: 'tvm' });
 const metrics = new Metrics({ namespace: 'TVM', serviceName: 'tvm', logger: logger.createChild({ logLevel: 'ERROR' }) });
 export const handler = middy()
-  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false, correlationIdPath: correlationPaths.API_GATEWAY_HTTP }))
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .handler(async () => ({ statusCode: 200 }));
 `,

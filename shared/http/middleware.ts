@@ -1,4 +1,3 @@
-import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
@@ -27,16 +26,24 @@ export function withHttpStack(
   const handler = middy<HttpEvent, HttpResult>()
     // logEvent is forced off: events carry bearer tokens and SAML assertions, and
     // POWERTOOLS_LOGGER_LOG_EVENT=true in the environment must not turn it on.
-    .use(
-      injectLambdaContext(logger, {
-        resetKeys: true,
-        logEvent: false,
-        correlationIdPath: correlationPaths.API_GATEWAY_HTTP,
-      }),
-    )
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+    .use(correlationId())
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
   for (const middleware of extra) handler.use(middleware);
   return handler.use(problemJsonErrors({ logger })).handler(route);
+}
+
+/**
+ * The API Gateway request id as the log correlation id: one property read, where Powertools'
+ * `correlationIdPath` runs a JMESPath search per request (and bundles a JMESPath engine).
+ */
+function correlationId(): HttpMiddleware {
+  return {
+    before: function setCorrelationId(request) {
+      const requestId = request.event.requestContext?.requestId;
+      if (typeof requestId === 'string') logger.setCorrelationId(requestId);
+    },
+  };
 }
 
 /** A JSON answer. Nothing the TVM says may be cached, so `no-store` unless a header overrides it. */

@@ -100,12 +100,20 @@ export async function startHarness(
     },
   };
   const silent = { info() {}, warn() {}, error() {} };
+  // Like the production cache within its TTL: the generation is built once, not per request.
+  const generation = {
+    generation: 1,
+    hash: configHash(config),
+    createdAt: '',
+    createdBy: '',
+    config,
+  };
   const deps: IssueDeps = {
     config: {
       async require() {
         if (options.withoutConfig === true) throw new ConfigMissingError();
         if (options.configError !== undefined) throw options.configError;
-        return { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
+        return generation;
       },
     },
     authenticator: createOidcAuthenticator({ stage: 'local' }),
