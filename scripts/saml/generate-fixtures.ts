@@ -331,6 +331,38 @@ const ATTACKS: Attack[] = [
       }),
   },
   {
+    name: 'foreign-signature-method-before-signedinfo',
+    category: 'signature',
+    description:
+      "An element named SignatureMethod in a foreign namespace (RSA-PSS) placed before the assertion signature's ds:SignedInfo: xml-crypto reads the first element of that local name in any namespace, so it would verify with an algorithm the allowlist never saw.",
+    expectedReason: 'signature_malformed',
+    build: () =>
+      editXml(VALID, (document) => {
+        const signature = signatureOf(assertionOf(document));
+        const foreign = fragment(
+          document,
+          '<x:SignatureMethod xmlns:x="urn:x" Algorithm="http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"/>',
+        );
+        signature.insertBefore(foreign, child(signature, NS.ds, 'SignedInfo'));
+      }),
+  },
+  {
+    name: 'foreign-canonicalization-method-bogus',
+    category: 'signature',
+    description:
+      "A foreign-namespace CanonicalizationMethod with an unknown algorithm as the first child of the assertion's ds:Signature: xml-crypto would pick it and throw (a 500 anyone could trigger) instead of a refusal.",
+    expectedReason: 'signature_malformed',
+    build: () =>
+      editXml(VALID, (document) => {
+        const signature = signatureOf(assertionOf(document));
+        const foreign = fragment(
+          document,
+          '<x:CanonicalizationMethod xmlns:x="urn:x" Algorithm="urn:bogus"/>',
+        );
+        signature.insertBefore(foreign, signature.firstChild);
+      }),
+  },
+  {
     name: 'xslt-transform',
     category: 'signature',
     description:
@@ -614,6 +646,13 @@ const ATTACKS: Attack[] = [
         }),
         { assertion: false },
       ),
+  },
+  {
+    name: 'text-after-root',
+    category: 'parsing',
+    description: 'The IdP-signed response followed by text outside the root element.',
+    expectedReason: 'malformed_response',
+    build: () => `${VALID}\nadmin@corp.example`,
   },
   {
     name: 'second-root-element',

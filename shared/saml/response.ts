@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { SignedXml } from 'xml-crypto';
 import type { SamlProvider } from '#shared/config/schema.ts';
-import { AuthenticationError, PayloadTooLargeError } from '#shared/errors.ts';
+import { AppError, AuthenticationError, PayloadTooLargeError } from '#shared/errors.ts';
 import {
   attribute,
   childElements,
@@ -181,6 +181,31 @@ function algorithmOf(parent: Element, localName: string): string | undefined {
   return element === undefined ? undefined : attribute(element, 'Algorithm');
 }
 
+/**
+ * The element's children are exactly `required` (in order) with `optional` ones where the schema
+ * allows them (`leading`: before the required ones), all in the XML-DSig namespace.
+ */
+function expectChildren(
+  element: Element,
+  required: readonly string[],
+  optional: readonly string[],
+  leading: readonly string[] = [],
+): void {
+  const names = childElements(element).map((child) =>
+    child.namespaceURI === NS.dsig
+      ? child.localName
+      : `{${child.namespaceURI ?? ''}}${child.localName}`,
+  );
+  const expected = [
+    ...leading.filter((name) => names.includes(name)),
+    ...required,
+    ...optional.filter((name) => !leading.includes(name) && names.includes(name)),
+  ];
+  if (names.length !== expected.length || names.some((name, index) => name !== expected[index])) {
+    throw samlRefusal('signature_malformed', `${element.localName} children: ${names.join(', ')}`);
+  }
+}
+
 /** The shape of one signature: one SignedInfo, one Reference to its parent, allowed algorithms. */
 function checkSignatureShape(
   signature: Element,
@@ -188,11 +213,12 @@ function checkSignatureShape(
   scan: DocumentScan,
   allowSha1: boolean,
 ): void {
-  const signedInfo = onlyChild(signature, NS.dsig, 'SignedInfo');
-  const signatureValue = onlyChild(signature, NS.dsig, 'SignatureValue');
-  if (signedInfo === undefined || signatureValue === undefined) {
-    throw samlRefusal('signature_malformed', 'SignedInfo or SignatureValue');
-  }
+  // Exactly the XML-DSig layout, nothing else: xml-crypto picks the first descendant with a
+  // matching local name in any namespace, so an extra element could change what it uses.
+  expectChildren(signature, ['SignedInfo', 'SignatureValue'], ['KeyInfo']);
+  const signedInfo = onlyChild(signature, NS.dsig, 'SignedInfo') as Element;
+  const signatureValue = onlyChild(signature, NS.dsig, 'SignatureValue') as Element;
+  expectChildren(signedInfo, ['CanonicalizationMethod', 'SignatureMethod', 'Reference'], []);
   if (wholeText(signatureValue).trim() === '') throw samlRefusal('signature_malformed', 'empty');
   const references = children(signedInfo, NS.dsig, 'Reference');
   const [reference] = references;
@@ -205,6 +231,7 @@ function checkSignatureShape(
   }
   // Two elements with one ID let a verifier hash one and the reader read the other.
   if ((scan.ids.get(ownerId) ?? 0) !== 1) throw samlRefusal('duplicate_id');
+  expectChildren(reference, ['DigestMethod', 'DigestValue'], ['Transforms'], ['Transforms']);
   const digestValue = onlyChild(reference, NS.dsig, 'DigestValue');
   if (digestValue === undefined || wholeText(digestValue).trim() === '') {
     throw samlRefusal('signature_malformed', 'DigestValue');
@@ -238,20 +265,38 @@ function checkSignatureShape(
  * Verifies one signature against the pinned certificates and returns the canonical XML of what
  * it signed. KeyInfo is ignored: getCertFromKeyInfo always answers null.
  */
-function verifySignature(xml: string, signature: Element, certificates: readonly string[]): string {
+function verifySignature(
+  xml: string,
+  signature: Element,
+  certificates: readonly string[],
+  checked: { signatureMethod: string },
+): string {
   for (const certificate of certificates) {
     const verifier = new SignedXml({ publicCert: certificate, getCertFromKeyInfo: () => null });
-    verifier.loadSignature(signature);
     let valid = false;
     try {
+      verifier.loadSignature(signature);
+      // What xml-crypto will use must be what checkSignatureShape allowed.
+      if (
+        verifier.canonicalizationAlgorithm !== ALGORITHMS.excC14n ||
+        verifier.signatureAlgorithm !== checked.signatureMethod
+      ) {
+        throw samlRefusal('algorithm_not_allowed', 'xml-crypto read other algorithms');
+      }
       valid = verifier.checkSignature(xml);
-    } catch {
+    } catch (error) {
+      if (error instanceof AuthenticationError) throw error;
       valid = false;
     }
     const references = verifier.getSignedReferences();
     if (valid && references.length === 1 && references[0] !== undefined) return references[0];
   }
   throw samlRefusal('signature_invalid');
+}
+
+function checkedMethods(signature: Element): { signatureMethod: string } {
+  const signedInfo = onlyChild(signature, NS.dsig, 'SignedInfo') as Element;
+  return { signatureMethod: algorithmOf(signedInfo, 'SignatureMethod') ?? '' };
 }
 
 function textOf(element: Element | undefined): string | undefined {
@@ -400,6 +445,20 @@ export function validateSamlResponse(
   provider: SamlProvider,
   expect: ResponseExpectations,
 ): VerifiedAssertion {
+  try {
+    return validate(encoded, provider, expect);
+  } catch (error) {
+    // Anything a library throws on hostile input is a refusal, never a 500 (or a success).
+    if (error instanceof AppError) throw error;
+    throw samlRefusal('malformed_response', (error as Error).message);
+  }
+}
+
+function validate(
+  encoded: string,
+  provider: SamlProvider,
+  expect: ResponseExpectations,
+): VerifiedAssertion {
   const xml = decodeSamlResponse(encoded);
   // No DTDs at all: no external entities (no outbound fetch) and no entity expansion bombs.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw samlRefusal('doctype_not_allowed');
@@ -410,6 +469,11 @@ export function validateSamlResponse(
     throw samlRefusal('malformed_response', error instanceof XmlParseError ? error.message : error);
   }
   if (childElements(document).length !== 1) throw samlRefusal('malformed_response', 'roots');
+  for (let node = document.firstChild; node !== null; node = node.nextSibling) {
+    if (node.nodeType === 3 && (node.nodeValue ?? '').trim() !== '') {
+      throw samlRefusal('malformed_response', 'text outside the root element');
+    }
+  }
   const scan = scanDocument(document);
   const response = document.documentElement;
   if (!isElement(response, NS.protocol, 'Response')) throw samlRefusal('not_a_response');
@@ -437,8 +501,15 @@ export function validateSamlResponse(
     checkSignatureShape(responseSignature, response, scan, provider.allowSha1);
   }
 
-  if (responseSignature !== undefined) verifySignature(xml, responseSignature, expect.certificates);
-  const signedXml = verifySignature(xml, assertionSignature, expect.certificates);
+  if (responseSignature !== undefined) {
+    verifySignature(xml, responseSignature, expect.certificates, checkedMethods(responseSignature));
+  }
+  const signedXml = verifySignature(
+    xml,
+    assertionSignature,
+    expect.certificates,
+    checkedMethods(assertionSignature),
+  );
 
   checkEnvelope(response, provider, expect);
   const verified = readAssertion(signedXml, provider, expect);
