@@ -55,6 +55,7 @@ export const SELECTION_TTL_SECONDS = 300;
 /** Our opaque RelayState: 32 random bytes, base64url. Nothing else is ever accepted from our logins. */
 const RELAY_STATE = /^[A-Za-z0-9_-]{43}$/;
 const SELECTION_COOKIE = 'tvm_select';
+const LOGIN_COOKIE = 'tvm_login';
 const TARGETS: ReadonlySet<string> = new Set(['console', 'credentials']);
 
 export interface SamlDeps extends IssueDeps {
@@ -122,7 +123,7 @@ function cookie(event: HttpEvent, name: string): string | undefined {
   return undefined;
 }
 
-function noStoreRedirect(location: string): HttpResult {
+function noStoreRedirect(location: string, headers: Record<string, string> = {}): HttpResult {
   return {
     statusCode: 302,
     headers: {
@@ -130,6 +131,7 @@ function noStoreRedirect(location: string): HttpResult {
       'cache-control': 'no-store',
       pragma: 'no-cache',
       'referrer-policy': 'no-referrer',
+      ...headers,
     },
     body: '',
   };
@@ -202,18 +204,29 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
     }
     const requestId = `_${randomBytes(20).toString('hex')}`;
     const relayState = randomToken(deps, 32);
+    // One value per browser, kept while it is fresh, so that logins in two tabs both work.
+    const existing = cookie(event, LOGIN_COOKIE);
+    const browser =
+      existing !== undefined && RELAY_STATE.test(existing) ? existing : randomToken(deps, 32);
     await deps.state.saveLogin(requestId, {
       provider: provider.id,
       target: target as LoginTarget,
       relayStateHash: sha256Hex(relayState),
+      browserHash: sha256Hex(browser),
       expiresAt: Math.floor(deps.now().getTime() / 1000) + LOGIN_TTL_SECONDS,
     });
-    const url = await authnRequestUrl(provider, urlsOf(provider), {
+    const urls = urlsOf(provider);
+    const url = await authnRequestUrl(provider, urls, {
       id: requestId,
       relayState,
       ...(signingKey === undefined ? {} : { signingKey }),
     });
-    return noStoreRedirect(url);
+    // The IdP's POST to the ACS is cross-site, so only SameSite=None (which needs Secure) is sent
+    // with it; over plain http (the local stage, IdP on the same host) Lax is sent as well.
+    const sameSite = deps.secureCookies ? 'SameSite=None; Secure' : 'SameSite=Lax';
+    return noStoreRedirect(url, {
+      'set-cookie': `${LOGIN_COOKIE}=${browser}; Path=${new URL(urls.acs).pathname}; Max-Age=${LOGIN_TTL_SECONDS}; HttpOnly; ${sameSite}`,
+    });
   }
 
   async function deliver(
@@ -311,6 +324,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
 
   async function acs(event: HttpEvent, providerId: string, audit: AuditContext) {
     const { relayState, samlResponse } = await acsForm(event, audit);
+    const browser = cookie(event, LOGIN_COOKIE);
     const state: LoginState = { target: 'console', roles: [], samlResponse };
     let urls: SpUrls | undefined;
     const outcome = await issueForIdentity(deps, audit, {
@@ -342,6 +356,10 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
           if (pending === undefined) throw refusal('in_response_to_unknown');
           if (sha256Hex(relayState) !== pending.relayStateHash)
             throw refusal('relay_state_invalid');
+          // Login CSRF: only the browser that started this login may finish it.
+          if (browser === undefined || sha256Hex(browser) !== pending.browserHash) {
+            throw refusal('login_not_bound');
+          }
           state.target = pending.target;
         } else {
           // IdP-initiated (validateSamlResponse refused it unless allowIdpInitiated).

@@ -17,6 +17,11 @@ export interface PendingLogin {
   target: LoginTarget;
   /** SHA-256 of the opaque RelayState handed to the IdP with this request. */
   relayStateHash: string;
+  /**
+   * SHA-256 of the login cookie of the browser that started this login: the response is only
+   * accepted from that browser (login CSRF: an attacker's own response posted from a victim's).
+   */
+  browserHash: string;
   /** Epoch seconds. */
   expiresAt: number;
 }

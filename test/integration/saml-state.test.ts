@@ -44,6 +44,7 @@ describe('saml-state (DynamoDB)', () => {
       provider: 'corp',
       target: 'console' as const,
       relayStateHash: sha256Hex('relay'),
+      browserHash: sha256Hex('browser'),
       expiresAt: inTenMinutes,
     };
     await store.saveLogin('_req-1', login);
@@ -63,6 +64,7 @@ describe('saml-state (DynamoDB)', () => {
       provider: 'corp',
       target: 'console',
       relayStateHash: 'x',
+      browserHash: 'y',
       expiresAt: Math.floor(now.getTime() / 1000) - 1,
     });
     expect(await store.consumeLogin('_req-old', 'corp', now)).toBeUndefined();

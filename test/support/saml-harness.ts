@@ -109,8 +109,8 @@ export interface SamlHarness {
   denyList: MemoryDenyList;
   federationCalls: URL[];
   call(call: SamlCall): Promise<SamlResult>;
-  /** POST a base64 SAMLResponse (and RelayState) to the ACS. */
-  postResponse(encoded: string, relayState?: string): Promise<SamlResult>;
+  /** POST a base64 SAMLResponse (and RelayState) to the ACS, from the seeded login's browser. */
+  postResponse(encoded: string, relayState?: string, cookie?: string): Promise<SamlResult>;
   /** Registers the fixtures' AuthnRequest id as pending, with this RelayState and target. */
   seedLogin(options?: {
     relayState?: string;
@@ -122,6 +122,8 @@ export interface SamlHarness {
 
 /** The RelayState every seeded login uses: the shape our login route hands out. */
 export const SEEDED_RELAY_STATE = 'r'.repeat(43);
+/** The login cookie of the browser every seeded login was started from. */
+export const SEEDED_BROWSER = 'b'.repeat(43);
 
 let counter = 0;
 
@@ -230,10 +232,15 @@ export function startSamlHarness(
     denyList,
     federationCalls,
     call,
-    postResponse: (encoded, relayState = SEEDED_RELAY_STATE) =>
+    postResponse: (
+      encoded,
+      relayState = SEEDED_RELAY_STATE,
+      cookie = `tvm_login=${SEEDED_BROWSER}`,
+    ) =>
       call({
         path: `/v1/saml/${SAML_TEST.provider}/acs`,
         form: { SAMLResponse: encoded, ...(relayState === '' ? {} : { RelayState: relayState }) },
+        ...(cookie === '' ? {} : { cookie }),
       }),
     async seedLogin(seed = {}) {
       const { sha256Hex } = await import('#shared/saml/state.ts');
@@ -242,6 +249,7 @@ export function startSamlHarness(
         provider: SAML_TEST.provider,
         target: seed.target ?? 'credentials',
         relayStateHash: sha256Hex(seed.relayState ?? SEEDED_RELAY_STATE),
+        browserHash: sha256Hex(SEEDED_BROWSER),
         expiresAt: Math.floor(now.getTime() / 1000) + 600,
       });
       return id;

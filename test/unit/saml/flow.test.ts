@@ -123,6 +123,50 @@ describe('saml login', () => {
     expect(h.state.logins.size).toBe(0);
   });
 
+  it('binds the login to the browser: only the browser that started it may post the answer', async () => {
+    // Prepare: a real login, then a signed answer to exactly that AuthnRequest.
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    const started = await h.call({
+      method: 'GET',
+      path: `/v1/saml/${provider}/login`,
+      query: { target: 'credentials' },
+    });
+    const setCookie = started.headers['set-cookie'] ?? '';
+    expect(setCookie).toMatch(
+      /^tvm_login=[A-Za-z0-9_-]{43}; Path=\/v1\/saml\/corp\/acs; Max-Age=600; HttpOnly; SameSite=None; Secure$/,
+    );
+    const browser = setCookie.split(';')[0] ?? '';
+    const location = new URL(started.headers.location ?? '');
+    const relayState = location.searchParams.get('RelayState') ?? '';
+    const [requestId] = [...h.state.logins.keys()];
+    const answer = encode(buildValidResponse({ inResponseTo: requestId ?? '' }));
+    // Act 1: the attacker posts their own answer from the victim's browser (no or another cookie).
+    const withoutCookie = await h.postResponse(answer, relayState, '');
+    // Assess 1
+    expectSamlRejection(h, withoutCookie, { status: 401, reason: 'login_not_bound' });
+  });
+
+  it('finishes the login from the browser that started it, and reuses its cookie for a second tab', async () => {
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    const first = await h.call({ method: 'GET', path: `/v1/saml/${provider}/login` });
+    const browser = (first.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+    const second = await h.call({
+      method: 'GET',
+      path: `/v1/saml/${provider}/login`,
+      cookie: browser,
+    });
+    expect((second.headers['set-cookie'] ?? '').split(';')[0]).toBe(browser);
+    const [firstId] = [...h.state.logins.keys()];
+    const relayState = new URL(first.headers.location ?? '').searchParams.get('RelayState') ?? '';
+    const result = await h.postResponse(
+      encode(buildValidResponse({ inResponseTo: firstId ?? '' })),
+      relayState,
+      browser,
+    );
+    expect(result.status).toBe(302);
+    expect(h.stsCalls()).toBe(1);
+  });
+
   it('refuses an unknown target', async () => {
     const h = startSamlHarness();
     const result = await h.call({
