@@ -135,14 +135,13 @@ describe('saml login', () => {
     expect(setCookie).toMatch(
       /^tvm_login=[A-Za-z0-9_-]{43}; Path=\/v1\/saml\/corp\/acs; Max-Age=600; HttpOnly; SameSite=None; Secure$/,
     );
-    const browser = setCookie.split(';')[0] ?? '';
     const location = new URL(started.headers.location ?? '');
     const relayState = location.searchParams.get('RelayState') ?? '';
     const [requestId] = [...h.state.logins.keys()];
     const answer = encode(buildValidResponse({ inResponseTo: requestId ?? '' }));
-    // Act 1: the attacker posts their own answer from the victim's browser (no or another cookie).
+    // Act: the attacker posts their own answer from the victim's browser (no login cookie).
     const withoutCookie = await h.postResponse(answer, relayState, '');
-    // Assess 1
+    // Assess
     expectSamlRejection(h, withoutCookie, { status: 401, reason: 'login_not_bound' });
   });
 
@@ -247,7 +246,7 @@ describe('saml outcomes', () => {
     await h.seedLogin({ target: 'credentials' });
     // Act 1: the ACS offers a choice and vends nothing.
     const chooser = await h.postResponse(valid());
-    // Assess 1
+    // Assess
     expect(chooser.status).toBe(200);
     expect(chooser.headers['cache-control']).toBe('no-store');
     expect(chooser.body).toContain('Read-only &lt;everyone&gt;');
