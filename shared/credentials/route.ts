@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import { ID_PATTERN, STS_LIMITS } from '#shared/config/limits.ts';
 import { AuthenticationError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
 import { type HttpEvent, type HttpResult, type HttpRoute, json } from '#shared/http/middleware.ts';
+import { requestIdOf } from '#shared/http/problem-json.ts';
 import { auditRefusal, type IssueDeps, type Issued, issueCredentials } from './issue.ts';
 
 /** Past this the header is not a token anyone issued: refuse before decoding anything. */
@@ -199,7 +200,7 @@ export function credentialsRoute(deps: IssueDeps): HttpRoute {
     context: Context,
   ): Promise<HttpResult> {
     const audit = {
-      requestId: event.requestContext.requestId ?? context.awsRequestId,
+      requestId: requestIdOf(event, context),
       route: `${event.requestContext.http.method} /v1/credentials`,
       sourceIp: event.requestContext.http.sourceIp,
     };

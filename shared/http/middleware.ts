@@ -6,7 +6,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { problemJsonErrors } from '#shared/http/problem-json.ts';
+import { problemJsonErrors, requestIdOf } from '#shared/http/problem-json.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -40,8 +40,7 @@ export function withHttpStack(
 function correlationId(): HttpMiddleware {
   return {
     before: function setCorrelationId(request) {
-      const requestId = request.event.requestContext?.requestId;
-      if (typeof requestId === 'string') logger.setCorrelationId(requestId);
+      logger.setCorrelationId(requestIdOf(request.event, request.context));
     },
   };
 }

@@ -103,10 +103,21 @@ function isExposedHttpError(error: unknown): error is { statusCode: number; expo
   return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 && expose === true;
 }
 
-function requestIdOf(event: unknown, context: Context | undefined): string {
+/** serverless-offline gives every HTTP API event this same requestId: it identifies nothing. */
+const OFFLINE_REQUEST_ID = 'offlineContext_resourceId';
+
+/**
+ * The id a client quotes and the audit record carries: API Gateway's request id, or the Lambda
+ * request id where there is no real one (serverless-offline, direct invokes).
+ */
+export function requestIdOf(
+  event: unknown,
+  context: Pick<Context, 'awsRequestId'> | undefined,
+): string {
   const requestContext = (event as { requestContext?: { requestId?: unknown } } | null)
     ?.requestContext;
-  if (typeof requestContext?.requestId === 'string') return requestContext.requestId;
+  const id = requestContext?.requestId;
+  if (typeof id === 'string' && id !== '' && id !== OFFLINE_REQUEST_ID) return id;
   return context?.awsRequestId ?? 'unknown';
 }
 

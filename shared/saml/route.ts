@@ -30,6 +30,7 @@ import {
   ValidationError,
 } from '#shared/errors.ts';
 import type { HttpEvent, HttpResult, HttpRoute } from '#shared/http/middleware.ts';
+import { requestIdOf } from '#shared/http/problem-json.ts';
 import { vendCredentials, vendWithSaml } from '#shared/sts/vend.ts';
 import { consoleDestination, consoleSignInUrl, FederationError } from './console.ts';
 import { chooserPage, credentialsPage, errorPage } from './pages.ts';
@@ -433,7 +434,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
   }
 
   return async function samlHandler(event: HttpEvent, context: Context): Promise<HttpResult> {
-    const requestId = event.requestContext.requestId ?? context.awsRequestId;
+    const requestId = requestIdOf(event, context);
     const method = event.requestContext.http.method;
     const match = PATH.exec(event.rawPath ?? '');
     const providerId = match?.[1] ?? '';

@@ -255,6 +255,8 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
     expect(body).toContain('no AWS role is available to you here');
     expect(body).toMatch(/request id \S+/);
     expect(body).not.toContain('no_matching_mapping');
+    // A real id the user can quote, not serverless-offline's one placeholder for every request.
+    expect(body).not.toContain('offlineContext_resourceId');
     const errorShot = path.join(SCREENSHOTS, 'saml-error.png');
     await page.screenshot({ path: errorShot, fullPage: true });
     expect(statSync(errorShot).size).toBeGreaterThan(1_000);

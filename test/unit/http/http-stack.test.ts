@@ -129,3 +129,15 @@ describe('http-stack', () => {
     expect(seen).toEqual(['extra', 'route']);
   });
 });
+
+describe('requestIdOf', () => {
+  it("takes API Gateway's request id, and the Lambda's where serverless-offline has none", async () => {
+    const { requestIdOf } = await import('#shared/http/problem-json.ts');
+    const context = fakeContext({ awsRequestId: 'lambda-1' });
+    expect(requestIdOf(httpEvent({ requestId: 'gw-1' }), context)).toBe('gw-1');
+    // serverless-offline puts this one constant on every HTTP API event.
+    expect(requestIdOf(httpEvent({ requestId: 'offlineContext_resourceId' }), context)).toBe(
+      'lambda-1',
+    );
+  });
+});
