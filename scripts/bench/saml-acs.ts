@@ -358,10 +358,10 @@ export async function runSamlAcsBench(log: (line: string) => void): Promise<Saml
     // responses' NotOnOrAfter (IssueInstant + 300 s) binds first in both.
     maxAssertionAgeMs: (MAX_ASSERTION_AGE_SECONDS + CLOCK_SKEW_SECONDS) * 1000,
   });
-  const ours = (encoded: string) =>
+  const ours = async (encoded: string) =>
     samlIdentity(
       provider,
-      validateSamlResponse(encoded, provider, {
+      await validateSamlResponse(encoded, provider, {
         acsUrls: [FIXTURE.acsUrl],
         audiences: [FIXTURE.spEntityId],
         certificates,
@@ -370,9 +370,9 @@ export async function runSamlAcsBench(log: (line: string) => void): Promise<Saml
     );
   const nodeSaml = (encoded: string) => saml.validatePostResponseAsync({ SAMLResponse: encoded });
   /** Our refusal reason, or undefined when ours accepts. */
-  const oursRefusal = (encoded: string): string | undefined => {
+  const oursRefusal = async (encoded: string): Promise<string | undefined> => {
     try {
-      ours(encoded);
+      await ours(encoded);
       return undefined;
     } catch (error) {
       return refusalReason(error);
@@ -392,7 +392,7 @@ export async function runSamlAcsBench(log: (line: string) => void): Promise<Saml
   const extraChecks: ExtraCheck[] = [];
   for (const { post, ...check } of demonstrations(secondsSinceT0())) {
     const encoded = post();
-    const oursReason = oursRefusal(encoded);
+    const oursReason = await oursRefusal(encoded);
     const nodeAccepts = await nodeSamlAccepts(encoded);
     if (oursReason !== check.oursRefuses || !nodeAccepts) {
       throw new Error(
@@ -415,7 +415,7 @@ export async function runSamlAcsBench(log: (line: string) => void): Promise<Saml
     const expectedGroups = [...(FIXTURE.attributes.groups ?? []), ...paddingGroups(padding)];
 
     // Decisions first: both accept with the same NameID and groups ...
-    const identity = ours(encoded);
+    const identity = await ours(encoded);
     const { profile } = await nodeSaml(encoded);
     // The profile's attributes, as node-saml collects them (one value: a string; several: an array).
     const nodeGroups = (profile?.attributes as Record<string, unknown> | undefined)?.groups;
@@ -440,7 +440,7 @@ export async function runSamlAcsBench(log: (line: string) => void): Promise<Saml
       ),
     };
     for (const [what, bad] of Object.entries(refused)) {
-      const oursReason = oursRefusal(bad);
+      const oursReason = await oursRefusal(bad);
       const nodeAccepts = await nodeSamlAccepts(bad);
       if (oursReason !== 'signature_invalid' || nodeAccepts) {
         throw new Error(

@@ -827,7 +827,7 @@ class Commands {
     this.#io.err(`ACS URL (HTTP-POST):       ${urls.acs}`);
     this.#io.err(`Metadata URL:              ${urls.metadata}`);
     this.#io.err(`SP-initiated login:        ${urls.login}?target=console|credentials`);
-    this.#io.out(await spMetadataXml(provider, urls));
+    this.#io.out(spMetadataXml(provider, urls));
     return EXIT.ok;
   }
 

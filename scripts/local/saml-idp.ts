@@ -66,6 +66,12 @@ export interface StartSimpleSamlIdpOptions {
   spEntityId: string;
   /** Where the IdP posts the SAMLResponse (HTTP-POST binding). */
   acsUrl: string;
+  /**
+   * The SP's own metadata XML. When given, SimpleSAMLphp reads the SP (entity id, ACS, NameID
+   * formats) from it with its own metadata parser, as an IdP admin importing it would, instead of
+   * from `spEntityId`/`acsUrl`; an SP metadata document it cannot use fails the IdP's start.
+   */
+  spMetadataXml?: string;
   /** `username → password and attributes`; DEFAULT_SAML_USERS when omitted. */
   users?: Record<string, SamlTestUser>;
   /** How long to wait for the metadata to answer; 15 s by default. */
@@ -153,6 +159,25 @@ function phpLiteral(value: unknown, indent = ''): string {
 
 function phpFile(variable: string, value: unknown): string {
   return `<?php\n// Written by scripts/local/saml-idp.ts on every start.\n${variable} = ${phpLiteral(value)};\n`;
+}
+
+/**
+ * saml20-sp-remote.php that parses the SP metadata with SimpleSAMLphp's SAMLParser at load time;
+ * our IdP-side options (signing, NameID from `email`) are laid over what the metadata says.
+ */
+function spRemoteFromMetadata(metadataXml: string, idpSide: Record<string, unknown>): string {
+  const { AssertionConsumerService: _fromConfig, ...overrides } = idpSide;
+  return `<?php
+// Written by scripts/local/saml-idp.ts on every start: the SP as its own metadata describes it.
+$entities = \\SimpleSAML\\Metadata\\SAMLParser::parseDescriptorsString(${phpLiteral(metadataXml)});
+foreach ($entities as $entity) {
+    $sp = $entity->getMetadata20SP();
+    if ($sp === null) {
+        throw new \\Exception('the SP metadata describes no SAML 2.0 SP');
+    }
+    $metadata[$sp['entityid']] = array_merge($sp, ${phpLiteral(overrides)});
+}
+`;
 }
 
 function tail(text: string, lines = 40): string {
@@ -416,7 +441,9 @@ export async function startSimpleSamlIdp(
       ),
       writeFile(
         path.join(dirs.metadata, 'saml20-sp-remote.php'),
-        phpFile(`$metadata[${phpLiteral(options.spEntityId)}]`, spRemote),
+        options.spMetadataXml === undefined
+          ? phpFile(`$metadata[${phpLiteral(options.spEntityId)}]`, spRemote)
+          : spRemoteFromMetadata(options.spMetadataXml, spRemote),
       ),
     ]);
 

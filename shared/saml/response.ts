@@ -6,7 +6,7 @@
  * from the posted document (DESIGN.md §7.2).
  */
 import { Buffer } from 'node:buffer';
-import { SignedXml } from 'xml-crypto';
+import type { SignedXml as SignedXmlClass } from 'xml-crypto';
 import type { SamlProvider } from '#shared/config/schema.ts';
 import { AppError, AuthenticationError, PayloadTooLargeError } from '#shared/errors.ts';
 import {
@@ -265,7 +265,18 @@ function checkSignatureShape(
  * Verifies one signature against the pinned certificates and returns the canonical XML of what
  * it signed. KeyInfo is ignored: getCertFromKeyInfo always answers null.
  */
+/**
+ * xml-crypto (with xpath) is loaded by the first validation, not at cold start: the login and
+ * metadata routes of the same function never need it.
+ */
+let signedXmlClass: typeof SignedXmlClass | undefined;
+async function loadSignedXml(): Promise<typeof SignedXmlClass> {
+  signedXmlClass ??= (await import('xml-crypto')).SignedXml;
+  return signedXmlClass;
+}
+
 function verifySignature(
+  SignedXml: typeof SignedXmlClass,
   xml: string,
   signature: Element,
   certificates: readonly string[],
@@ -440,13 +451,14 @@ function readAssertion(
  * with a SamlFailureReason, or PayloadTooLargeError. InResponseTo and replay are checked against
  * the store by the caller, with the returned ids.
  */
-export function validateSamlResponse(
+export async function validateSamlResponse(
   encoded: string,
   provider: SamlProvider,
   expect: ResponseExpectations,
-): VerifiedAssertion {
+): Promise<VerifiedAssertion> {
+  const SignedXml = await loadSignedXml();
   try {
-    return validate(encoded, provider, expect);
+    return validate(SignedXml, encoded, provider, expect);
   } catch (error) {
     // Anything a library throws on hostile input is a refusal, never a 500 (or a success).
     if (error instanceof AppError) throw error;
@@ -455,6 +467,7 @@ export function validateSamlResponse(
 }
 
 function validate(
+  SignedXml: typeof SignedXmlClass,
   encoded: string,
   provider: SamlProvider,
   expect: ResponseExpectations,
@@ -502,9 +515,16 @@ function validate(
   }
 
   if (responseSignature !== undefined) {
-    verifySignature(xml, responseSignature, expect.certificates, checkedMethods(responseSignature));
+    verifySignature(
+      SignedXml,
+      xml,
+      responseSignature,
+      expect.certificates,
+      checkedMethods(responseSignature),
+    );
   }
   const signedXml = verifySignature(
+    SignedXml,
     xml,
     assertionSignature,
     expect.certificates,

@@ -187,7 +187,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
     return {
       statusCode: 200,
       headers: { 'content-type': 'application/samlmetadata+xml', 'cache-control': 'max-age=300' },
-      body: await spMetadataXml(provider, urlsOf(provider), signingKey),
+      body: spMetadataXml(provider, urlsOf(provider), signingKey),
     };
   }
 
@@ -217,9 +217,10 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
       expiresAt: Math.floor(deps.now().getTime() / 1000) + LOGIN_TTL_SECONDS,
     });
     const urls = urlsOf(provider);
-    const url = await authnRequestUrl(provider, urls, {
+    const url = authnRequestUrl(provider, urls, {
       id: requestId,
       relayState,
+      issueInstant: deps.now(),
       ...(signingKey === undefined ? {} : { signingKey }),
     });
     // The IdP's POST to the ACS is cross-site, so only SameSite=None (which needs Secure) is sent
@@ -334,7 +335,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         const provider = samlProviderOf(config, providerId);
         state.provider = provider;
         urls = spUrls(audit.baseUrl, provider);
-        const verified = validateSamlResponse(samlResponse, provider, {
+        const verified = await validateSamlResponse(samlResponse, provider, {
           // Native mode: the IdP addresses the assertion to AWS, which checks it again.
           acsUrls: provider.mode === 'native' ? [urls.acs, AWS_SAML_ENDPOINT] : [urls.acs],
           audiences: [provider.spEntityId],

@@ -11,6 +11,9 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '#shared/aws.ts';
+import type { SamlProvider } from '#shared/config/schema.ts';
+import { spUrls } from '#shared/saml/provider.ts';
+import { spMetadataXml } from '#shared/saml/sp.ts';
 import {
   ensureTable,
   LOCAL_REGION,
@@ -81,7 +84,16 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
     const httpPort = await freePort();
     base = `http://127.0.0.1:${httpPort}`;
     const spEntityId = `${base}/v1/saml/corp/metadata`;
-    idp = await startSimpleSamlIdp({ spEntityId, acsUrl: `${base}/v1/saml/corp/acs` });
+    // The IdP learns about us from our own SP metadata, read by its own parser.
+    const metadata = spMetadataXml(
+      { spEntityId, signAuthnRequests: false } as SamlProvider,
+      spUrls(base, { id: 'corp' }),
+    );
+    idp = await startSimpleSamlIdp({
+      spEntityId,
+      acsUrl: `${base}/v1/saml/corp/acs`,
+      spMetadataXml: metadata,
+    });
     federation = await startFederationStandIn();
     moto = await startMoto({ port: await freePort() });
     const table = 'tvm-local';
