@@ -58,35 +58,29 @@ const VARIANT_LABEL: Record<VariantId, string> = {
 
 const HELLO = 'exports.handler = async () => ({ statusCode: 200 });\n';
 
+/** The clients the credentials and SAML functions construct at module scope, and nothing else. */
+const SAME_CLIENTS = `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { STSClient } from '@aws-sdk/client-sts';
+export const documentClient = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } }),
+  { marshallOptions: { removeUndefinedValues: true } },
+);
+export const sts = new STSClient({ maxAttempts: 1 });
+export const handler = async () => ({ statusCode: 200 });
+`;
+
 /** (b) per function: what the real handler constructs at module scope, and nothing of ours. */
 const BASELINE: Record<FunctionName, { description: string; source: string }> = {
   credentials: {
     description:
       'DynamoDBDocumentClient.from(new DynamoDBClient({maxAttempts:3, requestHandler:{connectionTimeout,requestTimeout}}), {marshallOptions}) and new STSClient({maxAttempts:1}) at module scope, then the hello handler',
-    source: `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { STSClient } from '@aws-sdk/client-sts';
-export const documentClient = DynamoDBDocumentClient.from(
-  new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } }),
-  { marshallOptions: { removeUndefinedValues: true } },
-);
-export const sts = new STSClient({ maxAttempts: 1 });
-export const handler = async () => ({ statusCode: 200 });
-`,
+    source: SAME_CLIENTS,
   },
   saml: {
     description:
-      'the same clients as credentials (the SAML function reuses its issue path: a DynamoDBDocumentClient and an STSClient at module scope), then the hello handler; node-saml is loaded on first use by our code, not at init',
-    source: `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { STSClient } from '@aws-sdk/client-sts';
-export const documentClient = DynamoDBDocumentClient.from(
-  new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } }),
-  { marshallOptions: { removeUndefinedValues: true } },
-);
-export const sts = new STSClient({ maxAttempts: 1 });
-export const handler = async () => ({ statusCode: 200 });
-`,
+      'the same clients as credentials (the SAML function reuses its issue path: a DynamoDBDocumentClient and an STSClient at module scope), then the hello handler; xml-crypto and the SSM client are loaded on first use by our code, not at init',
+    source: SAME_CLIENTS,
   },
   health: {
     description:
