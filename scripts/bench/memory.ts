@@ -22,7 +22,7 @@ import { MemoryDenyList, MemoryRateLimiter } from '../../test/support/memory-gua
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, STS_ANSWER } from '../../test/support/vend-harness.ts';
 import { PROJECT_ROOT } from '../local/aws-stack.ts';
-import { forceGc, machineInfo, round } from './stats.ts';
+import { forceGc, machineInfo, round, toJson } from './stats.ts';
 
 const REQUESTS = Number(process.env.MEMORY_REQUESTS ?? 100_000);
 const WARMUP = 2_000;
@@ -122,10 +122,7 @@ export async function runMemoryBench(log: (line: string) => void) {
       samples,
       seconds: round((Date.now() - started) / 1000, 1),
     };
-    writeFileSync(
-      join(PROJECT_ROOT, 'bench', 'results', 'memory.json'),
-      `${JSON.stringify(result, null, 2)}\n`,
-    );
+    writeFileSync(join(PROJECT_ROOT, 'bench', 'results', 'memory.json'), `${toJson(result)}\n`);
     process.stdout.write = write;
     log(
       `memory: ${REQUESTS} warm requests: heap ${result.heapBeforeMb} MB → ${result.heapAfterMb} MB (${result.growthBytesPerRequest} B/request), ${result.seconds} s`,

@@ -13,6 +13,7 @@ import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
 import { mulberry32 } from '../../test/support/prng.ts';
 import { PROJECT_ROOT } from '../local/aws-stack.ts';
+import { toJson } from './stats.ts';
 
 interface Scenario {
   name: string;
@@ -141,7 +142,7 @@ export function runReuseBenchmark(seed = 20_261_128) {
   mkdirSync(out, { recursive: true });
   writeFileSync(
     join(out, 'reuse.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), seed, results }, null, 2)}\n`,
+    `${toJson({ date: new Date().toISOString(), seed, results })}\n`,
   );
   console.log('reuse: STS AssumeRole calls with and without opt-in reuse (simulated 8 h)');
   console.log('scenario                                   requests  STS without  STS with  saved');
