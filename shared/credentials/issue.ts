@@ -229,7 +229,7 @@ export async function issueForIdentity(
     const reuse = decision.mapping.reuse;
     reuseKey =
       reuse !== undefined && deps.reuse !== undefined && flow.vend === undefined
-        ? `${flow.omitDuration?.() === true ? 'console' : 'api'}\u0000${CredentialReuseCache.key(identity, decision)}`
+        ? CredentialReuseCache.key(identity, decision)
         : undefined;
     reused =
       reuseKey === undefined || reuse === undefined
