@@ -31,6 +31,7 @@ import {
   templateLimits,
 } from '#shared/config/templates.ts';
 import { ConfigInvalidError, type ConfigProblem } from '#shared/errors.ts';
+import { metadataSigningCertificates } from '#shared/saml/provider.ts';
 import { formatConfigPath, type PathSegment } from './path.ts';
 
 export interface ValidateOptions {
@@ -535,40 +536,39 @@ function checkCertificate(
   }
 }
 
-/** A sanity check only: the SAML library parses the metadata properly at runtime. */
+/** Read with the ACS's own metadata reader: what validates here is what verifies responses. */
 function checkMetadataXml(
   provider: SamlProvider,
   path: readonly PathSegment[],
   now: Date,
   report: Report,
 ): void {
-  const xml = provider.metadataXml ?? '';
-  const descriptors = [...xml.matchAll(/<(?:[\w-]+:)?EntityDescriptor\b([^>]*)>/g)];
-  if (descriptors.length === 0) {
+  let read: ReturnType<typeof metadataSigningCertificates>;
+  try {
+    read = metadataSigningCertificates(provider.metadataXml ?? '', provider.entityId);
+  } catch (error) {
+    report(path, `is not well-formed XML: ${(error as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const { entityIds, certificates } = read;
+  if (entityIds.length === 0) {
     report(path, 'is not SAML metadata: it has no EntityDescriptor element');
     return;
   }
-  const entityIds = descriptors.flatMap((match) => {
-    const attribute = /\bentityID\s*=\s*(["'])(.*?)\1/.exec(match[1] ?? '');
-    return attribute?.[2] === undefined ? [] : [attribute[2]];
-  });
-  if (entityIds.length > 0 && !entityIds.includes(provider.entityId)) {
+  if (!entityIds.includes(provider.entityId)) {
     report(
       path,
       `describes entity ${quoteList(entityIds)}, but entityId is ${JSON.stringify(provider.entityId)}`,
     );
+    return;
   }
-  const certificates = [...xml.matchAll(/<(?:[\w-]+:)?X509Certificate\b[^>]*>([^<]*)</g)];
   if (certificates.length === 0) {
     report(
       path,
-      'has no X509Certificate; the IdP signing certificate is needed to verify assertions',
+      'has no X509Certificate in a signing KeyDescriptor of its IDPSSODescriptor; the IdP signing certificate is needed to verify assertions',
     );
   }
-  certificates.forEach((match, index) => {
-    const body = (match[1] ?? '').replaceAll(/\s+/g, '');
-    const lines = body.match(/.{1,64}/g) ?? [];
-    const pem = `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+  certificates.forEach((pem, index) => {
     checkCertificate(pem, path, `certificate ${index + 1} in the metadata`, now, report);
   });
 }

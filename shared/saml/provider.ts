@@ -32,6 +32,39 @@ export function spUrls(baseUrl: string, provider: Pick<SamlProvider, 'id'>): SpU
   };
 }
 
+/**
+ * What IdP metadata says about signing: every EntityDescriptor's entityID, and the certificates
+ * of the signing KeyDescriptors (`use="signing"` or no `use`) of the IDPSSODescriptor of
+ * `entityId`. Config validation and the ACS both read metadata through this one function, so a
+ * document that validates is exactly what verifies responses. Throws XmlParseError.
+ */
+export function metadataSigningCertificates(
+  metadataXml: string,
+  entityId: string,
+): { entityIds: string[]; certificates: string[] } {
+  const entityIds: string[] = [];
+  const certificates: string[] = [];
+  for (const node of walk(parseXml(metadataXml))) {
+    if (isElement(node, NS.metadata, 'EntityDescriptor')) {
+      entityIds.push(attribute(node, 'entityID') ?? '');
+      continue;
+    }
+    if (!isElement(node, NS.metadata, 'IDPSSODescriptor')) continue;
+    const owner = node.parentNode as Element | null;
+    if (owner === null || attribute(owner, 'entityID') !== entityId) continue;
+    for (const descriptor of children(node, NS.metadata, 'KeyDescriptor')) {
+      const use = attribute(descriptor, 'use');
+      if (use !== undefined && use !== 'signing') continue;
+      for (const inner of walk(descriptor)) {
+        if (isElement(inner, NS.dsig, 'X509Certificate')) {
+          certificates.push(certificateToPem(inner.textContent ?? ''));
+        }
+      }
+    }
+  }
+  return { entityIds, certificates };
+}
+
 const certificateCache = new WeakMap<SamlProvider, readonly string[]>();
 
 /**
@@ -41,27 +74,10 @@ const certificateCache = new WeakMap<SamlProvider, readonly string[]>();
 export function pinnedCertificates(provider: SamlProvider): readonly string[] {
   const cached = certificateCache.get(provider);
   if (cached !== undefined) return cached;
-  let certificates: string[];
-  if (provider.certificates !== undefined) {
-    certificates = provider.certificates.map((pem) => pem.trim());
-  } else {
-    const metadata = parseXml(provider.metadataXml ?? '');
-    certificates = [];
-    for (const node of walk(metadata)) {
-      if (!isElement(node, NS.metadata, 'IDPSSODescriptor')) continue;
-      const owner = node.parentNode as Element | null;
-      if (owner !== null && attribute(owner, 'entityID') !== provider.entityId) continue;
-      for (const descriptor of children(node, NS.metadata, 'KeyDescriptor')) {
-        const use = attribute(descriptor, 'use');
-        if (use !== undefined && use !== 'signing') continue;
-        for (const inner of walk(descriptor)) {
-          if (isElement(inner, NS.dsig, 'X509Certificate')) {
-            certificates.push(certificateToPem(inner.textContent ?? ''));
-          }
-        }
-      }
-    }
-  }
+  const certificates =
+    provider.certificates !== undefined
+      ? provider.certificates.map((pem) => pem.trim())
+      : metadataSigningCertificates(provider.metadataXml ?? '', provider.entityId).certificates;
   const frozen = Object.freeze(certificates);
   certificateCache.set(provider, frozen);
   return frozen;

@@ -758,6 +758,24 @@ describe('validateConfig', () => {
       ]);
     });
 
+    it('rejects metadata whose only key is for encryption (nothing could verify a response)', () => {
+      const encryptionOnly = metadata('https://idp.example.com/metadata').replace(
+        'use="signing"',
+        'use="encryption"',
+      );
+      expect(
+        problemsOf(withSaml({ certificates: undefined, metadataXml: encryptionOnly })),
+      ).toEqual([
+        problem('providers[1].metadataXml', 'has no X509Certificate in a signing KeyDescriptor'),
+      ]);
+    });
+
+    it('rejects metadata that is not well-formed XML', () => {
+      expect(
+        problemsOf(withSaml({ certificates: undefined, metadataXml: '<md:EntityDescriptor' })),
+      ).toEqual([problem('providers[1].metadataXml', 'is not well-formed XML')]);
+    });
+
     it('rejects a certificate that is not PEM or does not parse', () => {
       // Prepare
       const broken = IDP_CERTIFICATE.replace(/\n[A-Za-z0-9+/]{64}\n/, '\nAAAA\n');
