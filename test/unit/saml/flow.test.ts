@@ -301,29 +301,24 @@ describe('saml outcomes', () => {
     expectSamlRejection(h, result, { status: 401, reason: 'selection_not_bound' });
   });
 
-  it('refuses a mapping that was not offered', async () => {
-    const h = startSamlHarness({
-      mappings: [
-        ...((startSamlHarness().config.mappings as unknown as Record<string, unknown>[]) ?? []),
-        {
-          id: 'corp-other',
-          provider,
-          priority: 1,
-          match: { claim: 'groups', op: 'equals', value: 'nobody' },
-          roleArn: 'arn:aws:iam::123456789012:role/tvm/other',
-        },
-      ],
-    });
+  it('refuses a mapping that was not offered, even one that matches by the time of the choice', async () => {
+    // Prepare: the chooser offers corp-admin and corp-reader.
+    const h = startSamlHarness();
     await h.seedLogin();
     const chooser = await h.postResponse(valid());
     const token = hidden(chooser.body, 'token');
     const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+    // A config change adds a mapping alice matches: decide() alone would allow it now.
+    const [admin] = h.config.mappings;
+    h.config.mappings.push({ ...(admin as (typeof h.config.mappings)[number]), id: 'corp-late' });
     h.audits.length = 0;
+    // Act
     const result = await h.call({
       path: `/v1/saml/${provider}/select`,
-      form: { token, mapping: 'corp-other' },
+      form: { token, mapping: 'corp-late' },
       cookie,
     });
+    // Assess: only what the user was offered (and the token was bound to) can be chosen.
     expectSamlRejection(h, result, { status: 403, reason: 'mapping_not_allowed' });
   });
 
