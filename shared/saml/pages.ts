@@ -18,12 +18,16 @@ export function escapeHtml(value: string): string {
 }
 
 /** No script may run, forms may only post back to us, and no other site may frame the page. */
+/** No script, no framing; forms may post (and their answers redirect) only to these sources. */
+function contentSecurityPolicy(formAction: readonly string[] = []): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action ${["'self'", ...formAction].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 const SECURITY_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   pragma: 'no-cache',
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': contentSecurityPolicy(),
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -132,12 +136,7 @@ ${radios}
     {
       ...(options.redirectOrigin === undefined
         ? {}
-        : {
-            'content-security-policy': SECURITY_HEADERS['content-security-policy'].replace(
-              "form-action 'self'",
-              `form-action 'self' ${options.redirectOrigin}`,
-            ),
-          }),
+        : { 'content-security-policy': contentSecurityPolicy([options.redirectOrigin]) }),
       ...options.headers,
     },
   );

@@ -180,6 +180,8 @@ function sharedFlow(deps: SamlDeps, state: LoginState): Omit<IssueFlow, 'authent
 }
 
 export function samlRoute(deps: SamlDeps): HttpRoute {
+  /** The chooser's CSP must let its answer redirect here (the console target). */
+  const federationOrigin = new URL(deps.federation.url).origin;
   async function metadata(providerId: string, urlsOf: (p: SamlProvider) => SpUrls) {
     const { config } = await deps.config.require();
     const provider = samlProviderOf(config, providerId);
@@ -268,7 +270,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         ...(provider.mode === 'native' && state.samlResponse !== undefined
           ? { samlResponse: state.samlResponse }
           : {}),
-        redirectOrigin: new URL(deps.federation.url).origin,
+        redirectOrigin: federationOrigin,
         headers: {
           // Binds the choice to this browser: a token posted from anywhere else is refused.
           'set-cookie': `${SELECTION_COOKIE}=${browser}; Path=${selectPath}; Max-Age=${SELECTION_TTL_SECONDS}; HttpOnly; SameSite=Strict${secure}`,
