@@ -10,28 +10,13 @@ import path from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '#shared/aws.ts';
 import type { SamlProvider } from '#shared/config/schema.ts';
 import { spUrls } from '#shared/saml/provider.ts';
 import { spMetadataXml } from '#shared/saml/sp.ts';
-import {
-  ensureTable,
-  LOCAL_REGION,
-  localAwsEnv,
-  type RunningMoto,
-  startMoto,
-} from '../../scripts/local/aws-stack.ts';
+import { LOCAL_REGION, type RunningMoto } from '../../scripts/local/aws-stack.ts';
 import { launchChromium } from '../support/browser.ts';
-import { applyConfig } from '../support/local-config.ts';
-import { startOffline } from '../support/local-tvm.ts';
-import {
-  childEnv,
-  freePort,
-  type GroupProcess,
-  groupAlive,
-  killGroup,
-  repoRoot,
-} from '../support/process.ts';
+import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
+import { freePort, type GroupProcess, groupAlive, repoRoot } from '../support/process.ts';
 import {
   type SimpleSamlIdp,
   signInAtSimpleSamlIdp,
@@ -72,6 +57,7 @@ async function startFederationStandIn(): Promise<FederationStandIn> {
 
 describe('SAML login in a real browser against SimpleSAMLphp', () => {
   let idp: SimpleSamlIdp;
+  let tvm: LocalTvm;
   let moto: RunningMoto;
   let offline: GroupProcess;
   let federation: FederationStandIn;
@@ -95,68 +81,55 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
       spMetadataXml: metadata,
     });
     federation = await startFederationStandIn();
-    moto = await startMoto({ port: await freePort() });
-    const table = 'tvm-local';
-    await ensureTable(moto.endpoint, table);
-    const client = createDocumentClient({
-      endpoint: moto.endpoint,
-      region: LOCAL_REGION,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    const idpMetadata = await idp.metadataXml();
+    tvm = await startLocalTvm({
+      offline: true,
+      httpPort,
+      config: () => ({
+        version: 1,
+        providers: [
+          {
+            id: 'corp',
+            type: 'saml',
+            entityId: idp.entityId,
+            ssoUrl: idp.ssoUrl,
+            // The IdP's own metadata document, as an admin would download it (not a pasted PEM).
+            metadataXml: idpMetadata,
+            spEntityId,
+            attributeMap: { groups: 'groups', email: 'email' },
+            consoleRegion: 'eu-west-1',
+          },
+        ],
+        mappings: [
+          {
+            id: 'corp-admin',
+            provider: 'corp',
+            description: 'Administrators',
+            priority: 20,
+            match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+            roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-admin',
+          },
+          {
+            id: 'corp-reader',
+            provider: 'corp',
+            description: 'Read-only',
+            priority: 10,
+            match: { claim: 'groups', op: 'equals', value: 'aws-readers' },
+            roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-reader',
+          },
+        ],
+      }),
+      env: { TVM_PUBLIC_BASE_URL: base, TVM_FEDERATION_URL: federation.url },
     });
-    await applyConfig(client, table, {
-      version: 1,
-      providers: [
-        {
-          id: 'corp',
-          type: 'saml',
-          entityId: idp.entityId,
-          ssoUrl: idp.ssoUrl,
-          // The IdP's own metadata document, as an admin would download it (not a pasted PEM).
-          metadataXml: await idp.metadataXml(),
-          spEntityId,
-          attributeMap: { groups: 'groups', email: 'email' },
-          consoleRegion: 'eu-west-1',
-        },
-      ],
-      mappings: [
-        {
-          id: 'corp-admin',
-          provider: 'corp',
-          description: 'Administrators',
-          priority: 20,
-          match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
-          roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-admin',
-        },
-        {
-          id: 'corp-reader',
-          provider: 'corp',
-          description: 'Read-only',
-          priority: 10,
-          match: { claim: 'groups', op: 'equals', value: 'aws-readers' },
-          roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-reader',
-        },
-      ],
-    });
-    client.destroy();
-    const env = childEnv({
-      set: {
-        ...localAwsEnv(moto.endpoint, table),
-        TVM_PUBLIC_BASE_URL: base,
-        TVM_FEDERATION_URL: federation.url,
-      },
-      unset: ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_*'],
-    });
-    const started = await startOffline(env, { httpPort });
-    offline = started.server;
-    await started.ready;
+    offline = tvm.offline as GroupProcess;
+    moto = tvm.moto;
     ({ browser, stop: stopBrowser } = await launchChromium());
   }, 180_000);
 
   afterAll(async () => {
     await stopBrowser?.();
     const pid = offline?.pid;
-    if (offline !== undefined) await killGroup(offline);
-    await moto?.stop();
+    await tvm?.stop();
     await idp?.stop();
     federation?.server.close();
     if (pid !== undefined) expect(groupAlive(pid)).toBe(false);

@@ -7,7 +7,6 @@ import { createDocumentClient } from '#shared/aws.ts';
 import { DynamoSamlStateStore, sha256Hex } from '#shared/saml/state.ts';
 import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
 import { buildValidResponse, shiftedTimes } from '../../scripts/saml/fixture-builder.ts';
-import { applyConfig } from '../support/local-config.ts';
 import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
 import { runCommand } from '../support/process.ts';
 import { SAML_TEST, samlConfig } from '../support/saml-config.ts';
@@ -23,13 +22,16 @@ describe('saml ACS (serverless invoke local with an event file)', () => {
   const loginCookie = 'c'.repeat(43);
 
   beforeAll(async () => {
-    tvm = await startLocalTvm({ offline: false });
+    tvm = await startLocalTvm({
+      offline: false,
+      config: () => samlConfig({ ambiguity: 'first' }),
+      env: { TVM_PUBLIC_BASE_URL: SAML_TEST.baseUrl },
+    });
     const client = createDocumentClient({
       endpoint: tvm.moto.endpoint,
       region: LOCAL_REGION,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
-    await applyConfig(client, tvm.env.TVM_TABLE_NAME ?? '', samlConfig({ ambiguity: 'first' }));
     // The login the response answers, as GET /login would have stored it.
     await new DynamoSamlStateStore(client, tvm.env.TVM_TABLE_NAME ?? '').saveLogin(
       SAML_TEST.requestId,
@@ -64,7 +66,7 @@ describe('saml ACS (serverless invoke local with an event file)', () => {
     const result = await runCommand(
       'npx',
       ['serverless', 'invoke', 'local', '-f', 'saml', '--stage', 'local', '--path', path],
-      { env: { ...tvm.env, TVM_PUBLIC_BASE_URL: SAML_TEST.baseUrl }, timeoutMs: 120_000 },
+      { env: tvm.env, timeoutMs: 120_000 },
     );
 
     // Assess

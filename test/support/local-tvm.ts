@@ -62,7 +62,17 @@ export async function startOffline(
   return { server, baseUrl, ready };
 }
 
-export async function startLocalTvm(options: { offline: boolean }): Promise<LocalTvm> {
+export interface LocalTvmOptions {
+  offline: boolean;
+  /** serverless-offline's port (a free one when omitted), e.g. to register an ACS URL first. */
+  httpPort?: number;
+  /** The config to apply; the route-test OIDC config when omitted. */
+  config?: (issuer: TestIssuer) => unknown;
+  /** More environment for the functions (TVM_PUBLIC_BASE_URL, TVM_FEDERATION_URL, ...). */
+  env?: Record<string, string>;
+}
+
+export async function startLocalTvm(options: LocalTvmOptions): Promise<LocalTvm> {
   // Whatever started is stopped again if a later step fails: a failed start leaves no process.
   const started: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -80,17 +90,20 @@ export async function startLocalTvm(options: { offline: boolean }): Promise<Loca
       region: LOCAL_REGION,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
-    await applyConfig(client, table, oidcConfig(issuer));
+    await applyConfig(client, table, (options.config ?? oidcConfig)(issuer));
     client.destroy();
     const env = childEnv({
-      set: { ...localAwsEnv(moto.endpoint, table) },
+      set: { ...localAwsEnv(moto.endpoint, table), ...options.env },
       unset: ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CONTAINER_*'],
     });
 
     let offline: GroupProcess | undefined;
     let baseUrl: string | undefined;
     if (options.offline) {
-      const offlineStart = await startOffline(env);
+      const offlineStart = await startOffline(
+        env,
+        options.httpPort === undefined ? {} : { httpPort: options.httpPort },
+      );
       offline = offlineStart.server;
       baseUrl = offlineStart.baseUrl;
       started.push(() => killGroup(offlineStart.server));
