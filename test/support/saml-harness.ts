@@ -13,9 +13,8 @@ import { validateConfig } from '#shared/config/validate.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { withHttpStack } from '#shared/http/middleware.ts';
 import { type SamlDeps, samlRoute } from '#shared/saml/route.ts';
-import { MemorySamlStateStore } from '#shared/saml/state.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
-import { MemoryDenyList, MemoryRateLimiter } from './memory-guards.ts';
+import { MemoryDenyList, MemoryRateLimiter, MemorySamlStateStore } from './memory-guards.ts';
 import { SAML_TEST, samlConfig } from './saml-config.ts';
 import { STS_ANSWER, stsMock } from './vend-harness.ts';
 
