@@ -1,8 +1,9 @@
 /**
  * The local AWS stack as a command:
  *
- *   npm run local:aws -- install                     install the pinned moto and cfn-lint into .venv,
- *                                                    and the Debian packages of the SAML tests
+ *   npm run local:aws -- install                     install the pinned moto, cfn-lint and
+ *                                                    schemathesis into .venv, and the Debian
+ *                                                    packages of the SAML tests
  *   npm run local:aws -- start [--port 5000] [--table tvm-local] [--foreground]
  *   npm run local:aws -- stop  [--port 5000]
  *   npm run local:aws -- status [--port 5000]
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'install':
       ensurePythonEnv();
-      console.log('.venv is ready: moto_server and cfn-lint are installed.');
+      console.log('.venv is ready: moto_server, cfn-lint and schemathesis (st) are installed.');
       await ensureSystemPackages();
       console.log('system packages for the SAML tests: ok');
       return 0;

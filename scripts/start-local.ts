@@ -130,6 +130,7 @@ function demoConfigYaml(issuerUrl: string, saml: { idp: SimpleSamlIdp; base: str
         certificates: [saml.idp.certificatePem],
         spEntityId: `${saml.base}/v1/saml/${SAML_PROVIDER}/metadata`,
         attributeMap: { groups: 'groups', email: 'email' },
+        claims: { groups: { type: 'list' }, email: { type: 'string' } },
         consoleRegion: 'eu-west-1',
       }),
     );
@@ -139,7 +140,7 @@ function demoConfigYaml(issuerUrl: string, saml: { idp: SimpleSamlIdp; base: str
         provider: SAML_PROVIDER,
         description: 'Members of the aws-admins group may take the admin role.',
         priority: 20,
-        match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+        match: { claim: 'groups', op: 'contains', value: 'aws-admins' },
         roleArn: 'arn:aws:iam::123456789012:role/tvm/demo-admin',
       }),
     );
@@ -149,7 +150,7 @@ function demoConfigYaml(issuerUrl: string, saml: { idp: SimpleSamlIdp; base: str
         provider: SAML_PROVIDER,
         description: 'Members of the aws-readers group may take the read-only role.',
         priority: 10,
-        match: { claim: 'groups', op: 'equals', value: 'aws-readers' },
+        match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
         roleArn: 'arn:aws:iam::123456789012:role/tvm/demo-reader',
       }),
     );

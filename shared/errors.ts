@@ -10,6 +10,7 @@ export type AppErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'ERR_RATE_LIMITED'
   | 'ERR_CONFIG_INVALID'
   | 'ERR_CONFIG_CONFLICT'
@@ -82,6 +83,28 @@ export class ForbiddenError extends AppError {
 export class NotFoundError extends AppError {
   constructor(options: AppErrorOptions = {}) {
     super('ERR_NOT_FOUND', 404, 'Not Found', options);
+  }
+}
+
+/** 405: the route exists, the method does not. `allow` becomes the `Allow` header (RFC 9110 §15.5.6). */
+export class MethodNotAllowedError extends AppError {
+  /** For the audit record. */
+  reason: string;
+  allow: readonly string[];
+  constructor(allow: readonly string[], reason = 'method_not_allowed') {
+    super('ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed');
+    this.allow = allow;
+    this.reason = reason;
+  }
+}
+
+/** 415: a body in a media type the route does not read. */
+export class UnsupportedMediaTypeError extends AppError {
+  /** For the audit record. */
+  reason: string;
+  constructor(detail: string, reason = 'unsupported_media_type') {
+    super('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Media Type', { detail });
+    this.reason = reason;
   }
 }
 

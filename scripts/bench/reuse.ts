@@ -107,7 +107,12 @@ function simulate(scenario: Scenario, seed: number) {
     if (user === -1 || at > end) break;
     requests += 1;
     const now = new Date(at * 1000);
-    const identity: Identity = { provider: 'mobile', subject: `user-${user}`, claims: {} };
+    const identity: Identity = {
+      provider: 'mobile',
+      issuer: 'https://issuer.example.com',
+      subject: `user-${user}`,
+      claims: {},
+    };
     const decision = decisionFor(user, scenario.durationSeconds);
     const cache = caches[Math.floor(random() * caches.length)] as CredentialReuseCache;
     const key = CredentialReuseCache.key(identity, decision);

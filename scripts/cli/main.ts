@@ -11,12 +11,14 @@ import { STSClient } from '@aws-sdk/client-sts';
 import pc from 'picocolors';
 import { stringify } from 'yaml';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
+import { principalIssuer, providersOfIssuer } from '#shared/auth/principal.ts';
 import { createDocumentClient } from '#shared/aws.ts';
 import { type ConfigChange, diffConfigs } from '#shared/config/diff.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { parseConfigText } from '#shared/config/parse.ts';
 import { ConfigFileSchema, type TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigAdmin, ConfigGeneration } from '#shared/config/store.ts';
+import { configWarnings } from '#shared/config/validate.ts';
 import {
   AppError,
   ConfigConflictError,
@@ -24,10 +26,17 @@ import {
   type ConfigProblem,
   ValidationError,
 } from '#shared/errors.ts';
-import { type DenyList, DynamoDenyList, inForce } from '#shared/guard/deny-list.ts';
+import {
+  type DenyEntry,
+  type DenyList,
+  DynamoDenyList,
+  inForce,
+  legacyDenyPartition,
+} from '#shared/guard/deny-list.ts';
 import {
   DynamoVendHistory,
   IamRolePolicies,
+  type Origin,
   REVOKE_MARGIN_SECONDS,
   REVOKE_POLICY_NAME,
   type RevokeResult,
@@ -628,7 +637,14 @@ class Commands {
       return undefined;
     }
     const result = parseConfigText(text, file, { stage: this.#options.stage });
-    if (result.ok) return result.config;
+    if (result.ok) {
+      for (const warning of configWarnings(result.config)) {
+        this.#io.err(
+          `${this.#paint.yellow('!')} ${this.#paint.cyan(warning.path)}: ${warning.message}`,
+        );
+      }
+      return result.config;
+    }
     this.#printProblems(file, result.problems);
     return undefined;
   }
@@ -773,15 +789,8 @@ class Commands {
       this.#io.err(`${p.red('✗')} --claims must be a JSON object of claim name → value`);
       return undefined;
     }
-    // The same typing the token verifiers apply: anything else counts as absent.
+    // Kept as sent, like the token verifiers do: decide() reads them against the declared types.
     const claims = toClaims(payload as Record<string, unknown>);
-    for (const name of Object.keys(payload)) {
-      if (!Object.hasOwn(claims, name)) {
-        this.#io.err(
-          `${p.yellow('warning:')} claim ${JSON.stringify(name)} is ignored: not a string, finite number, boolean or list of strings (the TVM treats it as absent)`,
-        );
-      }
-    }
     return claims;
   }
 
@@ -844,8 +853,11 @@ class Commands {
     if (loaded === undefined) return EXIT.invalid;
     const { config, source } = loaded;
     const sub = claims.sub;
+    const named = config.providers.find((candidate) => candidate.id === input.provider);
     const identity: Identity = {
       provider: input.provider,
+      // An unknown provider is refused by explainDecision, naming the known ones.
+      issuer: named === undefined ? '' : principalIssuer(named),
       subject: typeof sub === 'string' ? sub : '',
       claims,
     };
@@ -869,6 +881,27 @@ class Commands {
     return current;
   }
 
+  /** The issuer of a provider entry, and every entry sharing it (its controls cover them all). */
+  #principalScope(
+    current: ConfigGeneration | undefined,
+    providerId: string,
+  ): { issuer: string; providers: string[] } | undefined {
+    const named = current?.config.providers.find((candidate) => candidate.id === providerId);
+    if (current === undefined || named === undefined) return undefined;
+    const issuer = principalIssuer(named);
+    const providers = providersOfIssuer(current.config.providers, issuer).map((p) => p.id);
+    return { issuer, providers };
+  }
+
+  /** One line naming the issuer and its entries, when more than the named one shares it. */
+  #issuerLine(scope: { issuer: string; providers: string[] }): string {
+    const entries =
+      scope.providers.length === 1
+        ? `provider ${scope.providers[0]}`
+        : `every provider sharing it: ${scope.providers.join(', ')}`;
+    return `  Principal: issuer ${JSON.stringify(printable(scope.issuer))} + subject (${entries}).`;
+  }
+
   /** False (after saying why) when the provider is not in this generation. */
   #knownProvider(current: ConfigGeneration, provider: string): boolean {
     if (current.config.providers.some((candidate) => candidate.id === provider)) return true;
@@ -889,7 +922,10 @@ class Commands {
     if (current === undefined || !this.#knownProvider(current, input.provider)) {
       return EXIT.invalid;
     }
+    const scope = this.#principalScope(current, input.provider);
+    if (scope === undefined) return EXIT.invalid;
     await this.#deps.openDenyList(this.#options).add({
+      issuer: scope.issuer,
       provider: input.provider,
       subject: input.subject,
       ...(input.until === undefined ? {} : { until: input.until.toISOString() }),
@@ -902,6 +938,7 @@ class Commands {
     this.#io.out(
       `${this.#paint.green('✓')} denied ${principal(input.provider, input.subject)} ${until}: the TVM refuses it from its next request (403 denied_principal)`,
     );
+    this.#io.out(this.#issuerLine(scope));
     this.#io.out(
       '  Credentials already issued stay valid until they expire; `revoke` ends them too.',
     );
@@ -909,10 +946,13 @@ class Commands {
   }
 
   async denyRemove(input: { provider: string; subject: string }): Promise<number> {
-    // No config check first: entries of a provider removed from the config can still be lifted.
+    const current = await this.#deps.openStore(this.#options).current();
+    const scope = this.#principalScope(current, input.provider);
+    // The issuer's entry and the legacy ones of every entry sharing it; for a provider that left
+    // the config, its own legacy entry can still be lifted.
     const removed = await this.#deps
       .openDenyList(this.#options)
-      .remove(input.provider, input.subject);
+      .remove(scope?.issuer, input.subject, scope?.providers ?? [input.provider]);
     if (removed) {
       this.#io.out(
         `${this.#paint.green('✓')} removed the deny entry of ${principal(input.provider, input.subject)}`,
@@ -922,10 +962,13 @@ class Commands {
       );
       return EXIT.ok;
     }
-    const current = await this.#currentConfig();
-    if (current !== undefined && !this.#knownProvider(current, input.provider)) {
+    if (current === undefined) {
+      this.#io.err(
+        `${this.#paint.red('error:')} no config has been applied to ${this.#options.table}`,
+      );
       return EXIT.invalid;
     }
+    if (!this.#knownProvider(current, input.provider)) return EXIT.invalid;
     this.#io.err(
       `${this.#paint.red('error:')} ${principal(input.provider, input.subject)} is not on the deny list; nothing was changed`,
     );
@@ -934,9 +977,12 @@ class Commands {
 
   async denyList(provider: string): Promise<number> {
     const p = this.#paint;
-    const entries = await this.#deps.openDenyList(this.#options).list(provider);
     const current = await this.#deps.openStore(this.#options).current();
-    const known = current?.config.providers.some((candidate) => candidate.id === provider);
+    const scope = this.#principalScope(current, provider);
+    const entries = await this.#deps
+      .openDenyList(this.#options)
+      .list(scope?.issuer, scope?.providers ?? [provider]);
+    const known = scope !== undefined;
     if (entries.length === 0) {
       if (current !== undefined && known !== true) {
         this.#knownProvider(current, provider);
@@ -950,13 +996,20 @@ class Commands {
         `${p.yellow('warning:')} provider ${JSON.stringify(provider)} is not in the current config; these entries apply to nothing until it is back`,
       );
     }
+    if (scope !== undefined) this.#io.out(this.#issuerLine(scope).trim());
     const now = this.#deps.now();
+    // A legacy entry (keyed on a provider id before issue 10) applies like any other.
+    const via = (entry: DenyEntry) =>
+      entry.issuer === undefined
+        ? `${legacyDenyPartition(entry.provider)} (legacy)`
+        : entry.provider;
     const rows = entries
       .sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
       .map((entry) => ({
         active: inForce(entry, now),
         cells: [
           JSON.stringify(printable(entry.subject)),
+          via(entry),
           inForce(entry, now) ? 'active' : 'expired',
           entry.until ?? 'never',
           printable(entry.by),
@@ -964,7 +1017,7 @@ class Commands {
           printable(entry.reason ?? ''),
         ],
       }));
-    const header = ['subject', 'state', 'until', 'by', 'at', 'reason'];
+    const header = ['subject', 'added via', 'state', 'until', 'by', 'at', 'reason'];
     const widths = header.map((title, column) =>
       Math.max(title.length, ...rows.map((row) => (row.cells[column] ?? '').length)),
     );
@@ -1030,6 +1083,7 @@ class Commands {
     out(
       `${p.green('✓')} deny list: ${who} ${would('is denied', 'would be denied')} until removed; the TVM refuses it from its next request`,
     );
+    out(this.#issuerLine({ issuer: result.denyEntry.issuer, providers: result.providers }));
     for (const { mappingId, roleArn } of result.plan.underivable) {
       out(
         `${p.yellow('warning:')} mapping ${mappingId} (${roleArn}): its sourceIdentity needs claims other than sub; only the values its audit records show are covered`,
@@ -1037,11 +1091,11 @@ class Commands {
     }
     if (result.plan.targets.length === 0) {
       out(
-        'No role to update: no mapping of this provider gives a source identity for the subject, and its audit records show no vends.',
+        'No role to update: no mapping of these providers gives a source identity for the subject, and its audit records show no vends.',
       );
     } else {
       out(
-        `Sessions issued before ${result.issuedBefore} (now + ${REVOKE_MARGIN_SECONDS} s) with these source identities are denied every action, in inline policy ${REVOKE_POLICY_NAME}:`,
+        `Sessions issued before ${result.issuedBefore} (now + ${REVOKE_MARGIN_SECONDS} s) with these source identities (or, SAML native, session names) are denied every action, in inline policy ${REVOKE_POLICY_NAME}:`,
       );
     }
     for (const outcome of result.roles) this.#printRole(outcome, result.dryRun);
@@ -1051,10 +1105,21 @@ class Commands {
     for (const roleArn of result.plan.unparsable) {
       out(`  ${p.red('✗ failed ')}   ${roleArn}: not an IAM role ARN (from an audit record)`);
     }
-    const notCovered = missed + result.plan.unparsable.length;
-    if (notCovered > 0) {
+    for (const { providerId } of result.plan.unknowable) {
+      // Reporting success here would be false: the IdP names these sessions, and nothing says how.
       this.#io.err(
-        `${p.red('✗ incomplete:')} ${notCovered} role(s) not covered (see above)${result.dryRun ? '' : '; the deny entry is in place'}`,
+        `${p.red('✗ not revoked:')} provider ${providerId} is in SAML native mode: its IdP names the sessions (RoleSessionName / SourceIdentity attributes), and no audit record of this principal says what it named them, so its sessions cannot be found. Revoke them role-wide (IAM console: "Revoke active sessions") on each role its mappings allow${result.dryRun ? '' : '; the deny entry is in place, but it does not bind whoever holds an assertion (docs/saml.md)'}`,
+      );
+    }
+    const rolesMissed = missed + result.plan.unparsable.length;
+    const unknowable = result.plan.unknowable.length;
+    if (rolesMissed + unknowable > 0) {
+      const what = [
+        ...(rolesMissed > 0 ? [`${rolesMissed} role(s)`] : []),
+        ...(unknowable > 0 ? [`the sessions of ${unknowable} native-mode provider(s)`] : []),
+      ].join(' and ');
+      this.#io.err(
+        `${p.red('✗ incomplete:')} ${what} not covered (see above)${result.dryRun ? '' : '; the deny entry is in place'}`,
       );
       return EXIT.upstream;
     }
@@ -1079,13 +1144,19 @@ class Commands {
         : ` (${outcome.statements} statement(s), ${outcome.chars.toLocaleString('en-US')} of ${ROLE_INLINE_POLICY_MAX_CHARS.toLocaleString('en-US')} characters${outcome.pruned ? `, ${outcome.pruned} pruned` : ''})`;
     this.#io.out(`  ${label} ${role.roleArn}${size}`);
     if (outcome.reason !== undefined) this.#io.out(`      ${outcome.reason}`);
-    for (const [sourceIdentity, origins] of outcome.target.sourceIdentities) {
-      const from = origins
+    const from = (origins: Origin[]) =>
+      origins
         .map((origin) =>
           origin.kind === 'audit' ? 'audit records' : `mapping ${origin.mappingId}`,
         )
         .join(', ');
-      this.#io.out(`      ${printable(sourceIdentity)}  ${p.dim(`from ${from}`)}`);
+    for (const [sourceIdentity, origins] of outcome.target.sourceIdentities) {
+      this.#io.out(`      ${printable(sourceIdentity)}  ${p.dim(`from ${from(origins)}`)}`);
+    }
+    for (const [name, origins] of outcome.target.sessionNames) {
+      this.#io.out(
+        `      aws:userid *:${printable(name)}  ${p.dim(`session name set by the IdP, from ${from(origins)}`)}`,
+      );
     }
   }
 

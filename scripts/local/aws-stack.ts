@@ -55,16 +55,19 @@ function requirementsHash(): string {
   return createHash('sha256').update(readFileSync(REQUIREMENTS)).digest('hex');
 }
 
+/** Every tool the tests run from .venv: a venv made before one of them was pinned gets it too. */
+const VENV_TOOLS = ['moto_server', 'cfn-lint', 'st'] as const;
+
 /**
- * Installs the pinned moto[server] and cfn-lint into .venv unless the same pinned set is already
- * there (a marker holds the hash of requirements.txt). Idempotent and quiet when up to date.
+ * Installs the pinned moto[server], cfn-lint and schemathesis into .venv unless the same pinned
+ * set is already there (a marker holds the hash of requirements.txt). Idempotent and quiet when
+ * up to date.
  */
 export function ensurePythonEnv(log: (line: string) => void = console.error): void {
   const marker = join(VENV_DIR, '.tvm-requirements.sha256');
   const wanted = requirementsHash();
   if (
-    existsSync(venvBin('moto_server')) &&
-    existsSync(venvBin('cfn-lint')) &&
+    VENV_TOOLS.every((tool) => existsSync(venvBin(tool))) &&
     existsSync(marker) &&
     readFileSync(marker, 'utf8').trim() === wanted
   ) {
@@ -86,7 +89,7 @@ export function ensurePythonEnv(log: (line: string) => void = console.error): vo
       );
     }
   }
-  log('Installing the pinned moto[server] and cfn-lint into .venv (first run only)…');
+  log('Installing the pinned moto[server], cfn-lint and schemathesis into .venv (first run only)…');
   const pip = spawnSync(
     venvBin('python'),
     ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', REQUIREMENTS],

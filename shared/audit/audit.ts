@@ -16,10 +16,23 @@ export interface AuditRecord {
   /** `ok`, or why it was refused: an authentication, decision, STS or input reason code. */
   reason: string;
   provider?: string;
-  /** SHA-256 of provider + subject: lets an operator find one user's records without storing who. */
+  /** The principal's issuer (OIDC `iss`, SAML IdP entity id): config, not personal data. */
+  issuer?: string;
+  /**
+   * SHA-256 of issuer + subject (the principal, whichever provider entry matched): lets an
+   * operator find one user's records without storing who.
+   */
   subjectHash?: string;
+  /** SAML: the NameID Format, recorded only; the principal key ignores it. */
+  nameIdFormat?: string;
   mappingId?: string;
   roleArn?: string;
+  /**
+   * `assertion` (SAML native mode): roleSessionName and sourceIdentity are what the IdP's
+   * assertion set, the values the session really carries; absent ones were not set. Otherwise
+   * the TVM set both.
+   */
+  sessionNamedBy?: 'assertion';
   roleSessionName?: string;
   sourceIdentity?: string;
   tagKeys?: string[];
@@ -35,8 +48,9 @@ export interface AuditSink {
   write(record: AuditRecord): Promise<void>;
 }
 
-export function subjectHash(provider: string, subject: string): string {
-  return createHash('sha256').update(`${provider}\u0000${subject}`).digest('hex');
+/** SHA-256 of `issuer \0 subject`. Before issue 10 the first part was the provider id. */
+export function subjectHash(issuer: string, subject: string): string {
+  return createHash('sha256').update(`${issuer}\u0000${subject}`).digest('hex');
 }
 
 /** Records of requests that never authenticated share one partition per hour. */

@@ -3,8 +3,12 @@
  * this, and everything after authentication (decide, vend, audit) reads only this.
  */
 
-/** The claim types matching and templates understand; anything else counts as absent. */
-export type ClaimValue = string | number | boolean | readonly string[];
+/**
+ * A claim as the IdP sent it (any JSON value). It is read against the provider's declared type
+ * only when a mapping uses it (shared/config/claims.ts): a wrong-typed value is malformed, never
+ * dropped, so it can never pass for a missing claim.
+ */
+export type ClaimValue = unknown;
 
 /** A null-prototype record: `__proto__` or `constructor` claims are plain keys, never inherited. */
 export type Claims = Readonly<Record<string, ClaimValue>>;
@@ -12,8 +16,16 @@ export type Claims = Readonly<Record<string, ClaimValue>>;
 export interface Identity {
   /** The provider id from config that verified the credential. */
   provider: string;
+  /**
+   * Who vouches for the subject: the OIDC provider's `issuer` (jose verified `iss` equals it), or
+   * the SAML IdP `entityId` (the ACS verified the assertion Issuer). Issuer + subject is the
+   * principal (shared/auth/principal.ts), whichever provider entry matched.
+   */
+  issuer: string;
   /** `sub` for OIDC, the NameID for SAML. */
   subject: string;
+  /** SAML: the NameID's Format, when it has one. Recorded, never part of the principal key. */
+  nameIdFormat?: string;
   claims: Claims;
 }
 
@@ -35,6 +47,8 @@ export type AuthFailureReason =
   | 'unknown_kid'
   | 'signature_invalid'
   | 'typ_mismatch'
+  /** The token carries an access-token marker (`cause.marker`): only ID tokens are accepted. */
+  | 'access_token'
   | 'audience_mismatch'
   | 'azp_mismatch'
   | 'token_use_mismatch'
@@ -45,15 +59,18 @@ export type AuthFailureReason =
   | 'invalid_claims'
   | 'missing_subject';
 
-/** Copies only well-typed claims into a null-prototype object (a wrong type counts as absent). */
-export function toClaims(payload: Readonly<Record<string, unknown>>): Claims {
-  const claims: Record<string, ClaimValue> = Object.create(null);
-  for (const [name, value] of Object.entries(payload)) {
-    if (typeof value === 'string' || typeof value === 'boolean') claims[name] = value;
-    else if (typeof value === 'number' && Number.isFinite(value)) claims[name] = value;
-    else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
-      claims[name] = Object.freeze([...value]);
-    }
+/** Deeply frozen, so no later step can change what authentication proved. */
+function frozen(value: unknown): unknown {
+  if (Array.isArray(value)) return Object.freeze(value.map(frozen));
+  if (typeof value === 'object' && value !== null) {
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const [key, item] of Object.entries(value)) copy[key] = frozen(item);
+    return Object.freeze(copy);
   }
-  return Object.freeze(claims);
+  return value;
+}
+
+/** Copies every claim, whatever its type, into a frozen null-prototype object. */
+export function toClaims(payload: Readonly<Record<string, unknown>>): Claims {
+  return frozen(payload) as Claims;
 }

@@ -4,7 +4,8 @@
  *
  * Order: size cap, then structural checks on the raw token and its header (no key lookup, no
  * fetch), then the provider named by the exact `iss`, then jose `jwtVerify` with everything taken
- * from config, then the claim rules jose does not know (azp, token_use, iat, sub).
+ * from config, then the access-token markers (on the verified header and payload), then the claim
+ * rules jose does not know (azp, token_use, iat, sub).
  */
 import type { JWTPayload } from 'jose';
 import { jwtVerify } from 'jose';
@@ -66,10 +67,6 @@ export function createOidcAuthenticator(options: OidcAuthenticatorOptions): Oidc
       if (!(provider.algorithms as readonly string[]).includes(header.alg as string)) {
         throw fail('algorithm_not_allowed');
       }
-      // RFC 9068 §2.1: an access token (typ at+jwt) must never pass as an ID token.
-      if (provider.requiredTyp === undefined && isAccessTokenTyp(header.typ)) {
-        throw fail('typ_mismatch');
-      }
 
       const tolerance = provider.clockToleranceSeconds;
       let verified: JWTPayload;
@@ -88,12 +85,29 @@ export function createOidcAuthenticator(options: OidcAuthenticatorOptions): Oidc
           ...(provider.requiredTyp === undefined ? {} : { typ: provider.requiredTyp }),
         }));
       } catch (error) {
+        // jose checks typ only once the signature holds, so this header is verified bytes.
+        if (isTypFailure(error) && isAccessTokenTyp(header.typ)) {
+          throw fail('access_token', { marker: 'header_typ' });
+        }
         throw asAuthenticationError(error);
       }
 
+      // `header` is the protected header jose just verified. Ahead of our claim rules, so that a
+      // Cognito access token is named as such under the preset too.
+      // A generation applied before this field existed lacks it (the runtime does not re-parse).
+      const allowed = provider.allowAccessTokenMarkers ?? [];
+      const marker = accessTokenMarker(header, verified, allowed);
+      if (marker !== undefined) throw fail('access_token', { marker });
+
       checkClaims(verified, provider, Math.floor(now() / 1000), tolerance);
       const subject = verified.sub as string;
-      return { provider: provider.id, subject, claims: toClaims(verified) };
+      // jose checked `iss` against provider.issuer: the configured value is the verified one.
+      return {
+        provider: provider.id,
+        issuer: provider.issuer,
+        subject,
+        claims: toClaims(verified),
+      };
     },
   };
 }
@@ -188,8 +202,48 @@ function audiencesOf(aud: unknown): readonly unknown[] {
   return Array.isArray(aud) ? aud : [aud];
 }
 
+/** What marks a token as an OAuth access token; see docs/configuration.md, "ID tokens only". */
+export type AccessTokenMarker = 'header_typ' | OidcProvider['allowAccessTokenMarkers'][number];
+
 function isAccessTokenTyp(typ: unknown): boolean {
   return typeof typ === 'string' && /^(application\/)?at\+jwt$/i.test(typ);
+}
+
+function isTypFailure(error: unknown): boolean {
+  const { code, claim } = (error ?? {}) as { code?: unknown; claim?: unknown };
+  return code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'typ';
+}
+
+/**
+ * The first access-token marker a verified token carries, or undefined. IdPs sign access and ID
+ * tokens with the same keys, and an admin's audience mapper can put our client id in an access
+ * token's `aud`: only these markers then tell the access token (issued for an API) apart.
+ */
+function accessTokenMarker(
+  header: Readonly<Record<string, unknown>>,
+  payload: Readonly<Record<string, unknown>>,
+  allowed: readonly AccessTokenMarker[],
+): AccessTokenMarker | undefined {
+  // RFC 9068 §2.1: at+jwt is an access token by definition, so no switch turns this off.
+  if (isAccessTokenTyp(header.typ)) return 'header_typ';
+  // Keycloak access tokens keep header typ JWT but say `typ: Bearer` in the payload.
+  if (!allowed.includes('payload_typ') && equalsIgnoringCase(payload.typ, 'bearer')) {
+    return 'payload_typ';
+  }
+  // Cognito's access tokens, whether or not the provider uses the cognito preset.
+  if (!allowed.includes('token_use') && equalsIgnoringCase(payload.token_use, 'access')) {
+    return 'token_use';
+  }
+  // Okta and Entra ID (scp), Auth0 (scope): OAuth scopes belong to access tokens. An explicit
+  // ID-token marker, set exactly as Keycloak and Cognito set it, outweighs them.
+  const hasScope = Object.hasOwn(payload, 'scope') || Object.hasOwn(payload, 'scp');
+  const saysIdToken = payload.typ === 'ID' || payload.token_use === 'id';
+  if (!allowed.includes('scope') && hasScope && !saysIdToken) return 'scope';
+  return undefined;
+}
+
+function equalsIgnoringCase(value: unknown, expected: string): boolean {
+  return typeof value === 'string' && value.toLowerCase() === expected;
 }
 
 /** Claim rules jose does not apply; run on the verified payload only. */

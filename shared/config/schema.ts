@@ -31,18 +31,31 @@ const ClaimDeclarations = z
   .record(
     ClaimName,
     z.strictObject({
+      type: z
+        .enum(['string', 'list'], {
+          error: (issue) =>
+            issue.input === undefined
+              ? 'is required: declare the claim as { type: string } or { type: list } (a list claim such as groups; a single string from the IdP counts as a one-element list)'
+              : 'must be "string" or "list" (a list claim such as groups: a single string from the IdP counts as a one-element list)',
+        })
+        .describe(
+          '`string`: one value (a boolean or number counts as its JSON text). `list`: a list of strings; a single string counts as a one-element list. Any other shape is malformed and refuses the decision.',
+        ),
       maxLength: z
         .number()
         .int()
         .min(1)
         .max(2048)
+        .optional()
         .describe(
-          'Longest value accepted for this claim. Longer values are rejected at request time; the limit bounds the rendered length of templates.',
+          'Longest value accepted when a template reads this claim (default: defaultClaimMaxLength). Longer values are refused at request time; the limit bounds the rendered length of templates.',
         ),
     }),
   )
   .default({})
-  .describe('Claims usable in templates, each with its maximum length.');
+  .describe(
+    'Every claim a mapping of this provider reads, in a match or a template, with its type. `sub` (and for SAML `nameId`) are implicit strings.',
+  );
 
 const DefaultClaimMaxLength = z
   .number()
@@ -78,10 +91,10 @@ const RateLimitRule = z.strictObject({
 const RateLimits = z
   .strictObject({
     perPrincipal: RateLimitRule.optional().describe(
-      'Per provider + subject: bounds what one stolen or leaked token can draw from STS.',
+      'Per principal (issuer + subject, whichever provider entry matched; the limits of every provider sharing the issuer apply): bounds what one stolen or leaked token can draw from STS.',
     ),
     perSourceIp: RateLimitRule.optional().describe(
-      'Per client IP address (as API Gateway saw it): bounds one host cycling through tokens.',
+      'Per client IP address (as API Gateway saw it) and issuer: bounds one host cycling through tokens.',
     ),
   })
   .optional()
@@ -124,8 +137,18 @@ export const OidcProviderSchema = z
       .string()
       .min(1)
       .max(2048)
+      .refine((typ) => !/^(application\/)?at\+jwt$/i.test(typ), {
+        error:
+          'must not be at+jwt: that typ marks an OAuth access token (RFC 9068), and the TVM takes ID tokens only',
+      })
       .optional()
       .describe('Required JWT `typ` header, e.g. `JWT`.'),
+    allowAccessTokenMarkers: z
+      .array(z.enum(['payload_typ', 'token_use', 'scope']))
+      .default([])
+      .describe(
+        "Access-token markers to ignore because this provider's real ID tokens carry them: `payload_typ` (payload `typ: Bearer`), `token_use` (`token_use: access`), `scope` (a `scope` or `scp` claim without `typ: ID` or `token_use: id`). Header `typ: at+jwt` is always refused, and the `cognito` preset still requires `token_use: id`. Leave empty unless a decoded ID token of this provider shows the marker.",
+      ),
     clockToleranceSeconds: seconds(0, 300)
       .default(60)
       .describe('Allowed clock skew for exp, nbf and iat.'),
@@ -222,14 +245,24 @@ export const ProviderSchema = z.discriminatedUnion('type', [
   SamlProviderSchema,
 ]);
 
-const StringMatchOp = z.enum(['equals', 'notEquals', 'startsWith', 'contains', 'glob']);
+/** Operators that compare with one string: string claims, except `contains` (list claims). */
+const SingleValueOp = z.enum([
+  'equals',
+  'notEquals',
+  'startsWith',
+  'includesSubstring',
+  'glob',
+  'contains',
+]);
+/** Operators that compare with a list of strings: `in` (string claims), `containsAny`/`containsAll` (list claims). */
+const ListValueOp = z.enum(['in', 'containsAny', 'containsAll']);
 
 export const ConditionSchema = z
   .discriminatedUnion('op', [
-    z.strictObject({ claim: ClaimName, op: StringMatchOp, value: z.string().max(1024) }),
+    z.strictObject({ claim: ClaimName, op: SingleValueOp, value: z.string().max(1024) }),
     z.strictObject({
       claim: ClaimName,
-      op: z.literal('in'),
+      op: ListValueOp,
       value: z.array(z.string().max(1024)).max(256).min(1),
     }),
     z.strictObject({
@@ -238,7 +271,9 @@ export const ConditionSchema = z
       value: z.boolean().default(true),
     }),
   ])
-  .describe('A test on one claim. Multi-valued claims match when any element matches.');
+  .describe(
+    'A test on one declared claim. String claims: equals, notEquals, in, startsWith, includesSubstring, glob, exists. List claims: contains (element equality), containsAny, containsAll, exists.',
+  );
 
 const AllNode = z.strictObject({
   get all() {

@@ -8,7 +8,9 @@
 
 import { X509Certificate } from 'node:crypto';
 import type { z } from 'zod';
+import { ISSUER_TAG_CHARS, issuerTag, principalIssuer } from '#shared/auth/principal.ts';
 import {
+  type Condition,
   ConfigFileSchema,
   MATCH_LIMITS,
   type Mapping,
@@ -31,7 +33,9 @@ import {
   templateLimits,
 } from '#shared/config/templates.ts';
 import { ConfigInvalidError, type ConfigProblem } from '#shared/errors.ts';
+import { POLICY_CLAIM_VALUE_PATTERN, TAG_CLAIM_VALUE_PATTERN } from '#shared/mapping/render.ts';
 import { metadataSigningCertificates } from '#shared/saml/provider.ts';
+import { type ClaimType, claimTypes, IMPLICIT_STRING_CLAIMS, OPERATORS_BY_TYPE } from './claims.ts';
 import { formatConfigPath, type PathSegment } from './path.ts';
 
 export interface ValidateOptions {
@@ -56,29 +60,6 @@ type Report = (path: readonly PathSegment[], message: string) => void;
 
 /** Deeper input is refused before zod sees it: the match tree is recursive and so is parsing. */
 export const MAX_DOCUMENT_DEPTH = 64;
-
-/** String-valued claims every OIDC provider may use in templates without declaring them. */
-export const OIDC_STANDARD_CLAIMS = [
-  'sub',
-  'iss',
-  'azp',
-  'name',
-  'given_name',
-  'family_name',
-  'middle_name',
-  'nickname',
-  'preferred_username',
-  'profile',
-  'picture',
-  'website',
-  'email',
-  'gender',
-  'birthdate',
-  'zoneinfo',
-  'locale',
-  'phone_number',
-  'cognito:username',
-] as const;
 
 /** SAML claims that always exist: the assertion Subject's NameID, under both names. */
 export const SAML_NAME_ID_CLAIMS = ['sub', 'nameId'] as const;
@@ -573,11 +554,16 @@ function checkMetadataXml(
   });
 }
 
-/** The claims a provider's templates may read, without the `claims.` prefix. */
+/** The claims a provider's templates may read, without the `claims.` prefix: its string claims. */
 export function templateClaimNames(provider: Provider): string[] {
-  if (provider.type === 'oidc') {
-    return [...new Set([...OIDC_STANDARD_CLAIMS, ...Object.keys(provider.claims)])];
-  }
+  const declared = Object.entries(provider.claims).flatMap(([name, declaration]) =>
+    declaration.type === 'string' ? [name] : [],
+  );
+  return [...new Set([...IMPLICIT_STRING_CLAIMS[provider.type], ...declared])];
+}
+
+/** The claims a SAML provider can produce: the NameID and every attributeMap target. */
+function samlClaimNames(provider: SamlProvider): string[] {
   return [...new Set([...SAML_NAME_ID_CLAIMS, ...Object.values(provider.attributeMap)])];
 }
 
@@ -623,7 +609,7 @@ function checkSamlProvider(
       );
     } else attributeOf.set(claim, attribute);
   }
-  const available = templateClaimNames(provider);
+  const available = samlClaimNames(provider);
   for (const claim of Object.keys(provider.claims)) {
     if (!available.includes(claim)) {
       report(
@@ -648,6 +634,15 @@ function checkProvider(
     }
   } else {
     checkSamlProvider(provider, path, options, now, report);
+  }
+  // The subject is a string by construction: declaring it a list would make every rule on it refuse.
+  for (const name of IMPLICIT_STRING_CLAIMS[provider.type]) {
+    if (Object.hasOwn(provider.claims, name) && provider.claims[name]?.type !== 'string') {
+      report(
+        [...path, 'claims', name, 'type'],
+        `must be "string": "${name}" is the subject, always one string`,
+      );
+    }
   }
 }
 
@@ -697,10 +692,20 @@ function checkTemplate(
     known = false;
     const offered = ['provider.id', 'mapping.id', ...claims.map((name) => `claims.${name}`)];
     const suggestion = closest(part.name, offered);
+    const declaredAs = Object.hasOwn(provider.claims, claim)
+      ? provider.claims[claim]?.type
+      : undefined;
+    if (declaredAs === 'list') {
+      report(
+        path,
+        `template variable "${part.name}" reads claim "${claim}", which is declared as a list; only string claims can be rendered (match on a list with "contains", or render a string claim)`,
+      );
+      continue;
+    }
     const hint =
       provider.type === 'oidc'
-        ? `declare it under providers[].claims with its maxLength`
-        : 'map a SAML attribute to it in attributeMap';
+        ? 'declare it under providers[].claims as { type: string }'
+        : 'map a SAML attribute to it in attributeMap and declare it under providers[].claims as { type: string }';
     report(
       path,
       `unknown template variable "${part.name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''} — provider "${provider.id}" offers: ${offered.join(', ')}; to use another claim, ${hint}`,
@@ -715,6 +720,70 @@ function variableLengths(parts: readonly TemplatePart[], limitOf: LimitOf): stri
     ...new Set(parts.flatMap((part) => (part.kind === 'variable' ? [part.name] : []))),
   ];
   return names.map((name) => `${name}: ${limitOf(name)}`).join(', ');
+}
+
+/** One character of a claim's alphabet in a policy value, and in a tag value. */
+const POLICY_CLAIM_VALUE_PATTERN_CHAR = new RegExp(
+  POLICY_CLAIM_VALUE_PATTERN.source.replace('+$', '$'),
+  POLICY_CLAIM_VALUE_PATTERN.flags,
+);
+const TAG_CLAIM_VALUE_PATTERN_CHAR = new RegExp(
+  TAG_CLAIM_VALUE_PATTERN.source.replace('+$', '$'),
+  TAG_CLAIM_VALUE_PATTERN.flags,
+);
+
+/** Characters that widen a match in an IAM value: wildcards, and `$` (a policy variable). */
+const WIDENING = new Set(['*', '?', '$']);
+
+/**
+ * A claim rendered into a policy value or a tag cannot widen it past a delimiter (DESIGN.md §7,
+ * invariant 6): the character after a claim template must end the value or be one the claim's
+ * alphabet excludes and that is no wildcard, and no wildcard may reach the claim from the left.
+ * Otherwise `data/{{claims.tenant}}*` lets tenant "acme" read "acme-corp/…", and
+ * `{{claims.a}}{{claims.b}}` renders "ab"+"c" and "a"+"bc" alike.
+ */
+function checkTemplateBoundaries(
+  parts: readonly TemplatePart[],
+  claimPattern: RegExp,
+  path: readonly PathSegment[],
+  report: Report,
+): void {
+  const inAlphabet = (character: string) => claimPattern.test(character);
+  // One character per position: a claim is \u0000; provider.id and mapping.id are fixed id text.
+  const shape: string[] = parts.flatMap((part) =>
+    part.kind === 'text'
+      ? Array.from(part.text)
+      : part.name.startsWith('claims.')
+        ? ['\u0000']
+        : ['a'],
+  );
+  const variables = parts.flatMap((part) =>
+    part.kind === 'variable' && part.name.startsWith('claims.') ? [part.name] : [],
+  );
+  let seen = 0;
+  shape.forEach((character, index) => {
+    if (character !== '\u0000') return;
+    const variable = `{{${variables[seen] ?? ''}}}`;
+    seen += 1;
+    const next = shape[index + 1];
+    if (next !== undefined && (next === '\u0000' || inAlphabet(next) || WIDENING.has(next))) {
+      const what = next === '\u0000' ? 'another claim template' : JSON.stringify(next);
+      report(
+        path,
+        `${variable} is followed by ${what}, so one claim value could reach another's resources (tenant "acme" would match "acme-corp…"); end the value after the template, or follow it with "/"`,
+      );
+    }
+    let before = index - 1;
+    while (before >= 0 && shape[before] !== '\u0000' && inAlphabet(shape[before] as string))
+      before -= 1;
+    const previous = shape[before];
+    if (previous !== undefined && WIDENING.has(previous)) {
+      report(
+        path,
+        `${variable} comes after ${JSON.stringify(previous)} with no delimiter in between, so one claim value could reach another's resources ("*acme" matches "notacme"); put a "/" between the wildcard and the template`,
+      );
+    }
+  });
 }
 
 function checkRoleArn(value: string, path: readonly PathSegment[], report: Report): void {
@@ -796,6 +865,9 @@ function checkSessionTags(
         pattern: TAG_PATTERN,
         what: 'an STS tag value',
       });
+      if (parts !== undefined) {
+        checkTemplateBoundaries(parts, TAG_CLAIM_VALUE_PATTERN_CHAR, tagPath, report);
+      }
       if (parts !== undefined && scope.limitOf !== undefined) {
         const length = maxRenderedLength(value, scope.limitOf);
         if (length > STS_LIMITS.tagValueChars) {
@@ -953,6 +1025,9 @@ function checkSessionPolicy(
     const checked = actionPaths.has(formatConfigPath(valuePath))
       ? undefined
       : checkTemplate(text, valuePath, scope, report);
+    if (checked !== undefined) {
+      checkTemplateBoundaries(checked, POLICY_CLAIM_VALUE_PATTERN_CHAR, valuePath, report);
+    }
     if (checked === undefined) bounded = false;
     else parts.push(...checked);
   }
@@ -976,7 +1051,59 @@ function checkSessionPolicy(
   );
 }
 
-function checkMatchTree(match: MatchNode, path: readonly PathSegment[], report: Report): void {
+const STRING_OPERATORS: readonly string[] = OPERATORS_BY_TYPE.string;
+const LIST_OPERATORS: readonly string[] = OPERATORS_BY_TYPE.list;
+
+/** The fix for an operator used on the wrong claim type, named in the message. */
+function operatorFix(op: Condition['op'], claim: string, type: ClaimType): string {
+  if (type === 'string') {
+    if (op === 'contains') {
+      return `"contains" tests list membership, but claim "${claim}" is declared as a string; use "equals" for equality, "includesSubstring" for a substring test, or declare the claim as { type: list }`;
+    }
+    return `"${op}" compares a list claim, but claim "${claim}" is declared as a string; use "in" to test against several values, or declare the claim as { type: list }`;
+  }
+  const instead =
+    op === 'in' ? '"containsAny"' : '"contains" (element equality), "containsAny" or "containsAll"';
+  return `"${op}" compares one string, but claim "${claim}" is declared as a list; use ${instead}, or declare the claim as { type: string }`;
+}
+
+/** Every condition reads a declared claim with an operator of its type (DESIGN.md §5). */
+function checkCondition(
+  condition: Condition,
+  path: readonly PathSegment[],
+  provider: Provider | undefined,
+  report: Report,
+): void {
+  if (
+    (condition.op === 'startsWith' || condition.op === 'includesSubstring') &&
+    condition.value === ''
+  ) {
+    report(
+      [...path, 'value'],
+      `"${condition.op}" with an empty value matches every value; use "exists"`,
+    );
+  }
+  if (provider === undefined) return;
+  const type = claimTypes(provider)(condition.claim);
+  if (type === undefined) {
+    const declared = Object.keys(provider.claims);
+    report(
+      [...path, 'claim'],
+      `claim "${condition.claim}" is not declared by provider "${provider.id}"; declare it under providers[].claims with its type (string or list)${declared.length > 0 ? ` (declared: ${quoteList(declared)})` : ''}`,
+    );
+    return;
+  }
+  const allowed = type === 'string' ? STRING_OPERATORS : LIST_OPERATORS;
+  if (!allowed.includes(condition.op))
+    report([...path, 'op'], operatorFix(condition.op, condition.claim, type));
+}
+
+function checkMatchTree(
+  match: MatchNode,
+  path: readonly PathSegment[],
+  provider: Provider | undefined,
+  report: Report,
+): void {
   const stack: { node: MatchNode; path: readonly PathSegment[]; depth: number }[] = [
     { node: match, path, depth: 1 },
   ];
@@ -996,7 +1123,10 @@ function checkMatchTree(match: MatchNode, path: readonly PathSegment[], report: 
       }
     } else if ('not' in node) {
       stack.push({ node: node.not, path: [...nodePath, 'not'], depth: depth + 1 });
-    } else conditions += 1;
+    } else {
+      conditions += 1;
+      checkCondition(node as Condition, nodePath, provider, report);
+    }
   }
   if (tooDeep !== undefined) {
     report(
@@ -1083,7 +1213,7 @@ function checkMapping(
       `must be less than the mapping's durationSeconds (${mapping.durationSeconds}); otherwise nothing could ever be reused`,
     );
   }
-  checkMatchTree(mapping.match, [...path, 'match'], report);
+  checkMatchTree(mapping.match, [...path, 'match'], provider, report);
   const native = provider?.type === 'saml' && provider.mode === 'native';
   if (native) checkNativeSamlMapping(mapping, path, report);
   if (!native && mapping.durationSeconds > STS_LIMITS.maxDurationSeconds) {
@@ -1145,6 +1275,26 @@ function checkUniqueIds(input: unknown, section: 'providers' | 'mappings', repor
   });
 }
 
+/**
+ * The default SourceIdentity tells issuers apart by 8 hex of SHA-256 of the issuer (shared/auth/
+ * principal.ts): two issuers with one tag would give their users each other's values.
+ */
+function checkIssuerTags(providers: { index: number; value: Provider }[], report: Report): void {
+  const byTag = new Map<string, { index: number; issuer: string }>();
+  for (const { index, value } of providers) {
+    const issuer = principalIssuer(value);
+    const tag = issuerTag(issuer);
+    const earlier = byTag.get(tag);
+    if (earlier === undefined) byTag.set(tag, { index, issuer });
+    else if (earlier.issuer !== issuer) {
+      report(
+        ['providers', index, value.type === 'oidc' ? 'issuer' : 'entityId'],
+        `its issuer tag "${tag}" (first ${ISSUER_TAG_CHARS} hex of SHA-256, used in default SourceIdentity values) equals that of providers[${earlier.index}], another issuer; their users could not be told apart in CloudTrail or by revoke. Please report this collision`,
+      );
+    }
+  }
+}
+
 const SECTION_ORDER: Record<string, number> = { $schema: 0, version: 1, providers: 2, mappings: 3 };
 
 function documentOrder(a: Finding, b: Finding): number {
@@ -1186,6 +1336,7 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
     if (!providersById.has(value.id)) providersById.set(value.id, value);
     checkProvider(value, ['providers', index], options, now, report);
   }
+  checkIssuerTags(providers, report);
   const providerIds = new Set(rawIds(input, 'providers').filter((id) => id !== undefined));
   for (const { index, value } of mappings) {
     checkMapping(value, ['mappings', index], providersById, providerIds, report);
@@ -1201,6 +1352,23 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
     seen.add(key);
   }
   return { ok: false, problems };
+}
+
+/**
+ * What is valid but must be said before applying, printed by `config validate` and `apply`:
+ * a native-mode SAML provider does not enforce the TVM's controls on whoever holds its assertion.
+ */
+export function configWarnings(config: TvmConfig): ConfigProblem[] {
+  return config.providers.flatMap((provider, index) =>
+    provider.type === 'saml' && provider.mode === 'native'
+      ? [
+          {
+            path: formatConfigPath(['providers', index, 'mode']),
+            message: `provider "${provider.id}" is in "native" mode: the browser holds an assertion addressed to AWS, and whoever holds it can call AssumeRoleWithSAML without the TVM, so the deny list, rate limits and session policies do not bind them; revoke reaches only sessions whose RoleSessionName or SourceIdentity an audit record shows. Use mode "chained" where those controls must hold (docs/saml.md, "Native mode").`,
+          },
+        ]
+      : [],
+  );
 }
 
 /** validateConfig for callers that fail closed: the config, or a ConfigInvalidError listing every problem. */

@@ -83,12 +83,33 @@ function baseRecord(
   };
 }
 
-function decisionFields(decision: Decision): Partial<AuditRecord> {
+/** Who the record is about: the principal (issuer + subject), hashed, and the entry that matched. */
+function principalFields(identity: Identity): Partial<AuditRecord> {
+  return {
+    provider: identity.provider,
+    issuer: identity.issuer,
+    subjectHash: subjectHash(identity.issuer, identity.subject),
+    ...(identity.nameIdFormat === undefined ? {} : { nameIdFormat: identity.nameIdFormat }),
+  };
+}
+
+function decisionFields(
+  decision: Decision,
+  named: IdpNamedSession | undefined,
+): Partial<AuditRecord> {
   return {
     mappingId: decision.mapping.id,
     roleArn: decision.roleArn,
-    roleSessionName: decision.roleSessionName,
-    sourceIdentity: decision.sourceIdentity,
+    // What the session really carries: revoke reads these back to find it.
+    ...(named === undefined
+      ? { roleSessionName: decision.roleSessionName, sourceIdentity: decision.sourceIdentity }
+      : {
+          sessionNamedBy: 'assertion' as const,
+          ...(named.roleSessionName === undefined
+            ? {}
+            : { roleSessionName: named.roleSessionName }),
+          ...(named.sourceIdentity === undefined ? {} : { sourceIdentity: named.sourceIdentity }),
+        }),
     tagKeys: decision.tags.map((tag) => tag.Key),
     ...(decision.policySha256 === undefined ? {} : { policySha256: decision.policySha256 }),
     durationSeconds: decision.durationSeconds,
@@ -103,20 +124,15 @@ export async function auditRefusal(
   deps: Pick<IssueDeps, 'audit' | 'logger' | 'now'>,
   context: AuditContext,
   error: unknown,
-  known: { identity?: Identity; decision?: Decision } = {},
+  known: { identity?: Identity; decision?: Decision; named?: IdpNamedSession } = {},
 ): Promise<void> {
   const status = error instanceof AppError ? error.statusCode : 500;
   const record: AuditRecord = {
     ...baseRecord(context, deps.now()),
     outcome: status < 500 ? 'denied' : 'error',
     reason: reasonOf(error),
-    ...(known.identity === undefined
-      ? {}
-      : {
-          provider: known.identity.provider,
-          subjectHash: subjectHash(known.identity.provider, known.identity.subject),
-        }),
-    ...(known.decision === undefined ? {} : decisionFields(known.decision)),
+    ...(known.identity === undefined ? {} : principalFields(known.identity)),
+    ...(known.decision === undefined ? {} : decisionFields(known.decision, known.named)),
   };
   try {
     await deps.audit.write(record);
@@ -151,6 +167,15 @@ export async function issueCredentials(deps: IssueDeps, request: IssueRequest): 
   return outcome;
 }
 
+/**
+ * What a session carries when the IdP names it (SAML native mode: AssumeRoleWithSAML takes the
+ * session name and SourceIdentity from the assertion, never from the TVM). Absent: not set.
+ */
+export interface IdpNamedSession {
+  roleSessionName?: string;
+  sourceIdentity?: string;
+}
+
 /** How one login proves its identity and turns a decision into credentials. */
 export interface IssueFlow {
   /** Proves who the caller is against the loaded config (OIDC token, SAML assertion, selection). */
@@ -172,6 +197,11 @@ export interface IssueFlow {
    * function, because the target is known only once the login is authenticated.
    */
   omitDuration?(): boolean;
+  /**
+   * SAML native mode: the session name and SourceIdentity the assertion sets, for the audit
+   * record in place of the decision's (which STS never sees). Known once authenticated.
+   */
+  idpNamedSession?(): IdpNamedSession | undefined;
 }
 
 export type IssueOutcome =
@@ -201,7 +231,7 @@ export async function issueForIdentity(
         : { ...loaded.config, mappings: loaded.config.mappings.filter(flow.allowMapping) };
     const provider = config.providers.find((p) => p.id === identity?.provider);
     if (provider === undefined) throw new UpstreamError(new Error('provider left the config'));
-    await deps.guard.check(identity, provider, {
+    await deps.guard.check(identity, loaded.config.providers, {
       now: deps.now(),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
     });
@@ -212,8 +242,7 @@ export async function issueForIdentity(
           ...baseRecord(request, deps.now()),
           outcome: 'pending',
           reason: 'role_choice_offered',
-          provider: identity.provider,
-          subjectHash: subjectHash(identity.provider, identity.subject),
+          ...principalFields(identity),
         });
         return { kind: 'choose', identity, mappings: matched };
       }
@@ -254,9 +283,11 @@ export async function issueForIdentity(
         stsError: (error.cause as { name?: string } | undefined)?.name,
       });
     }
+    const named = identity === undefined ? undefined : flow.idpNamedSession?.();
     await auditRefusal(deps, request, error, {
       ...(identity === undefined ? {} : { identity }),
       ...(decision === undefined ? {} : { decision }),
+      ...(named === undefined ? {} : { named }),
     });
     throw error;
   }
@@ -266,9 +297,8 @@ export async function issueForIdentity(
     outcome: 'allowed',
     // A reuse is its own audited event, carrying the original AccessKeyId.
     reason: reused === undefined ? 'ok' : 'reused',
-    provider: identity.provider,
-    subjectHash: subjectHash(identity.provider, identity.subject),
-    ...decisionFields(decision),
+    ...principalFields(identity),
+    ...decisionFields(decision, flow.idpNamedSession?.()),
     accessKeyId: credentials.accessKeyId,
     expiration: credentials.expiration.toISOString(),
   };

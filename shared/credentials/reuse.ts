@@ -22,7 +22,8 @@ export class CredentialReuseCache {
     return createHash('sha256')
       .update(
         canonicalJson({
-          provider: identity.provider,
+          // The principal, not the provider entry: the mapping id already pins the entry.
+          issuer: identity.issuer,
           subject: identity.subject,
           mapping: decision.mapping.id,
           assumeRole: assumeRoleInput(decision),

@@ -5,7 +5,13 @@
 import { Buffer } from 'node:buffer';
 import type { Context } from 'aws-lambda';
 import { ID_PATTERN, STS_LIMITS } from '#shared/config/limits.ts';
-import { AuthenticationError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
+import {
+  AuthenticationError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '#shared/errors.ts';
 import { type HttpEvent, type HttpResult, type HttpRoute, json } from '#shared/http/middleware.ts';
 import { requestIdOf } from '#shared/http/problem-json.ts';
 import { auditRefusal, type IssueDeps, type Issued, issueCredentials } from './issue.ts';
@@ -14,6 +20,11 @@ import { auditRefusal, type IssueDeps, type Issued, issueCredentials } from './i
 export const MAX_AUTHORIZATION_BYTES = 16 * 1024;
 /** `{provider, mapping, durationSeconds}` fits in far less; a larger body is abuse. */
 export const MAX_BODY_BYTES = 4 * 1024;
+/**
+ * The only methods that vend. serverless.yml routes HEAD, PUT, PATCH and DELETE here too, only so
+ * that they are refused with 405 and audited; a HEAD must never vend (and audit) like a GET.
+ */
+export const CREDENTIALS_METHODS = ['GET', 'POST'] as const;
 
 /** What a request may name. Nothing else: a `roleArn`, `accountId` or `policy` is refused. */
 interface RequestFields {
@@ -100,11 +111,42 @@ function bearerToken(event: HttpEvent): string {
   return match[1];
 }
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * `application/json`, optionally with parameters (RFC 9110 §8.3.1) of which `charset` may only be
+ * UTF-8 (RFC 8259 §8.1). A form or text/plain body is refused: those are what a browser can send
+ * cross-origin without a preflight, and no client of this API sends them.
+ */
+function isJsonMediaType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const [type = '', ...parameters] = header.split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return false;
+  return parameters.every((parameter) => {
+    const separator = parameter.indexOf('=');
+    const name = parameter.slice(0, separator).trim().toLowerCase();
+    const value = parameter
+      .slice(separator + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    if (separator === -1 || !TOKEN.test(name) || value === '') return false;
+    return name !== 'charset' || value.toLowerCase() === 'utf-8';
+  });
+}
+
 function parseBody(event: HttpEvent): RequestFields {
-  if (event.body === undefined || event.body === null || event.body === '') return {};
-  const text = event.isBase64Encoded
-    ? Buffer.from(event.body, 'base64').toString('utf8')
-    : event.body;
+  const body: unknown = event.body;
+  const contentType = event.headers?.['content-type'];
+  const empty = body === undefined || body === null || body === '';
+  if (empty && contentType === undefined) return {};
+  // A Content-Type announces a body: it must be JSON, and an empty one is not a JSON object.
+  if (!isJsonMediaType(contentType)) {
+    throw new UnsupportedMediaTypeError('the body must be application/json');
+  }
+  // API Gateway always sends a string; serverless-offline passes a JSON `false` or `0` on as is.
+  if (empty || typeof body !== 'string')
+    throw new ValidationError('the body must be a JSON object');
+  const text = event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(
       `the request body is limited to ${MAX_BODY_BYTES} bytes`,
@@ -122,6 +164,9 @@ function parseBody(event: HttpEvent): RequestFields {
 
 function parseRequest(event: HttpEvent): ParsedRequest {
   const method = event.requestContext.http.method;
+  if (!(CREDENTIALS_METHODS as readonly string[]).includes(method)) {
+    throw new MethodNotAllowedError(CREDENTIALS_METHODS);
+  }
   // The header's shape first (not its signature): a request with no bearer token is a 401
   // before any body parsing. The token itself is verified once the request is well formed.
   const token = bearerToken(event);

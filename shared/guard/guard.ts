@@ -1,4 +1,5 @@
 import type { Identity } from '#shared/auth/identity.ts';
+import { providersOfIssuer } from '#shared/auth/principal.ts';
 import type { Provider } from '#shared/config/schema.ts';
 import { AppError, ForbiddenError, UpstreamError } from '#shared/errors.ts';
 import type { DenyList } from './deny-list.ts';
@@ -6,34 +7,62 @@ import type { RateLimiter, RateLimitRule } from './rate-limit.ts';
 
 /** Checks that run after authentication and before any decision or STS call. */
 export interface AccessGuard {
+  /**
+   * `providers` is the whole current config's list: a principal's controls come from every
+   * provider entry that shares its issuer, not only from the entry the client picked.
+   */
   check(
     identity: Identity,
-    provider: Provider,
+    providers: readonly Provider[],
     context: { sourceIp?: string; now: Date },
   ): Promise<void>;
 }
 
-/** The rate-limit rules a provider configures for this caller. */
+type Window = { limit: number; windowSeconds: number };
+
+/**
+ * The union of the entries' windows, one per window length, keeping the strictest limit: two
+ * rules on one window would count each request twice against one counter.
+ */
+function strictestPerWindow(rules: readonly (Window | undefined)[]): Window[] {
+  const byWindow = new Map<number, Window>();
+  for (const rule of rules) {
+    if (rule === undefined) continue;
+    const known = byWindow.get(rule.windowSeconds);
+    if (known === undefined || rule.limit < known.limit) byWindow.set(rule.windowSeconds, rule);
+  }
+  return [...byWindow.values()].sort((a, b) => a.windowSeconds - b.windowSeconds);
+}
+
+/**
+ * The rate-limit rules for this caller: those of every provider entry sharing its issuer, so that
+ * switching to an entry without limits escapes nothing. Keyed on the principal (issuer + subject)
+ * and on issuer + source IP, never on the entry's id.
+ */
 export function rateLimitRules(
   identity: Identity,
-  provider: Provider,
+  providers: readonly Provider[],
   sourceIp: string | undefined,
 ): RateLimitRule[] {
+  const sharing = providersOfIssuer(providers, identity.issuer);
+  // JSON arrays: no choice of issuer, subject or IP can make two keys equal.
+  const key = (kind: string, ...parts: (string | number)[]) => JSON.stringify([kind, ...parts]);
   const rules: RateLimitRule[] = [];
-  const limits = provider.rateLimits;
-  if (limits?.perPrincipal !== undefined) {
+  for (const window of strictestPerWindow(sharing.map((p) => p.rateLimits?.perPrincipal))) {
     rules.push({
-      key: `principal#${identity.provider}#${identity.subject}`,
-      ...limits.perPrincipal,
+      key: key('principal', identity.issuer, identity.subject, window.windowSeconds),
+      ...window,
       reason: 'rate_limited_principal',
     });
   }
-  if (limits?.perSourceIp !== undefined && sourceIp !== undefined) {
-    rules.push({
-      key: `ip#${identity.provider}#${sourceIp}`,
-      ...limits.perSourceIp,
-      reason: 'rate_limited_ip',
-    });
+  if (sourceIp !== undefined) {
+    for (const window of strictestPerWindow(sharing.map((p) => p.rateLimits?.perSourceIp))) {
+      rules.push({
+        key: key('ip', identity.issuer, sourceIp, window.windowSeconds),
+        ...window,
+        reason: 'rate_limited_ip',
+      });
+    }
   }
   return rules;
 }
@@ -44,11 +73,13 @@ export function rateLimitRules(
  */
 export function createAccessGuard(denyList: DenyList, limiter: RateLimiter): AccessGuard {
   return {
-    async check(identity, provider, context) {
+    async check(identity, providers, context) {
       try {
-        const entry = await denyList.find(identity.provider, identity.subject, context.now);
+        // Entries written before deny keys moved to the issuer live under each entry's id.
+        const legacy = providersOfIssuer(providers, identity.issuer).map((p) => p.id);
+        const entry = await denyList.find(identity.issuer, identity.subject, legacy, context.now);
         if (entry !== undefined) throw new ForbiddenError('denied_principal');
-        const rules = rateLimitRules(identity, provider, context.sourceIp);
+        const rules = rateLimitRules(identity, providers, context.sourceIp);
         if (rules.length > 0) await limiter.consume(rules, context.now);
       } catch (error) {
         if (error instanceof AppError) throw error;

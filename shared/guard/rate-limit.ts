@@ -6,7 +6,7 @@ import { RateLimitedError } from '#shared/errors.ts';
 export type RateLimitReason = 'rate_limited_principal' | 'rate_limited_ip';
 
 export interface RateLimitRule {
-  /** What is counted, e.g. `principal#<provider>#<subject>`; hashed before it is stored. */
+  /** What is counted, e.g. `["principal",<issuer>,<subject>,<window>]`; hashed before it is stored. */
   key: string;
   limit: number;
   windowSeconds: number;

@@ -1,10 +1,11 @@
 /**
- * Revoking credentials the TVM already issued to one principal. The deny list stops new vends;
- * sessions already handed out live on until they expire (up to an hour), so each role the
- * principal could have reached gets an inline policy that denies every action to sessions with
- * the principal's SourceIdentity issued before now. Narrower than the console's "Revoke active
- * sessions", which denies every session of the role. Run by an operator: the Lambda has no IAM
- * write permission.
+ * Revoking credentials the TVM already issued to one principal (issuer + subject, through every
+ * provider entry of its issuer). The deny list stops new vends; sessions already handed out live
+ * on until they expire, so each role the principal could have reached gets an inline policy that
+ * denies every action to its sessions issued before now: by SourceIdentity, or (SAML native
+ * sessions without one) by the role session name the IdP set, through `aws:userid`. Narrower than
+ * the console's "Revoke active sessions", which denies every session of the role. Run by an
+ * operator: the Lambda has no IAM write permission.
  */
 
 import { createHash } from 'node:crypto';
@@ -13,10 +14,11 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { subjectHash } from '#shared/audit/audit.ts';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
-import type { TvmConfig } from '#shared/config/schema.ts';
+import { principalIssuer, providersOfIssuer } from '#shared/auth/principal.ts';
+import type { Provider, TvmConfig } from '#shared/config/schema.ts';
 import { canonicalJson } from '#shared/config/store.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
-import { renderScope, renderSourceIdentity } from '#shared/mapping/render.ts';
+import { renderScope, renderSourceIdentity, SESSION_NAME_PATTERN } from '#shared/mapping/render.ts';
 import { queryAll } from '#shared/store/query.ts';
 import type { DenyEntry, DenyList } from './deny-list.ts';
 
@@ -48,18 +50,34 @@ export interface PolicyStatement {
   [key: string]: unknown;
 }
 
-/** A (role, SourceIdentity) pair the TVM vended, from an `allowed` audit record. */
+/** A session the TVM vended to the principal, from an `allowed` audit record. */
 export interface VendedSession {
+  /** The provider entry it came through. */
+  provider?: string;
   roleArn: string;
-  sourceIdentity: string;
+  sourceIdentity?: string;
+  roleSessionName?: string;
+  /**
+   * SAML native mode: the IdP's assertion named the session, and the two values above are what it
+   * carries (absent: not set). Records of native logins written before this field existed hold
+   * the TVM's would-be values, which no session carries; they never count as knowing.
+   */
+  namedByAssertion: boolean;
 }
 
 export interface VendHistory {
-  /** Every distinct (role, SourceIdentity) vended to this principal within audit retention. */
-  vendedSessions(provider: string, subject: string): Promise<VendedSession[]>;
+  /**
+   * Every distinct session vended to this principal within audit retention: its partition, and
+   * the legacy partitions (hashed with a provider id) of `legacyProviders`.
+   */
+  vendedSessions(
+    issuer: string,
+    subject: string,
+    legacyProviders: readonly string[],
+  ): Promise<VendedSession[]>;
 }
 
-/** Reads `AUDIT#<subjectHash>` (shared/audit/audit.ts writes it). */
+/** Reads `AUDIT#<subjectHash>` (shared/audit/audit.ts writes it), new and legacy. */
 export class DynamoVendHistory implements VendHistory {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
@@ -69,32 +87,61 @@ export class DynamoVendHistory implements VendHistory {
     this.#table = tableName;
   }
 
-  async vendedSessions(provider: string, subject: string): Promise<VendedSession[]> {
+  async vendedSessions(
+    issuer: string,
+    subject: string,
+    legacyProviders: readonly string[],
+  ): Promise<VendedSession[]> {
+    const hashes = new Set([
+      subjectHash(issuer, subject),
+      // Before audit keys moved to the issuer they hashed the provider id instead.
+      ...legacyProviders.map((provider) => subjectHash(provider, subject)),
+    ]);
     const seen = new Map<string, VendedSession>();
-    const items = await queryAll(this.#client, {
-      TableName: this.#table,
-      KeyConditionExpression: 'pk = :pk',
-      FilterExpression: '#outcome = :allowed',
-      ProjectionExpression: '#roleArn, #sourceIdentity',
-      ExpressionAttributeNames: {
-        '#outcome': 'outcome',
-        '#roleArn': 'roleArn',
-        '#sourceIdentity': 'sourceIdentity',
-      },
-      ExpressionAttributeValues: {
-        ':pk': `AUDIT#${subjectHash(provider, subject)}`,
-        ':allowed': 'allowed',
-      },
-      // A vend that finished a moment ago must be covered too.
-      ConsistentRead: true,
-    });
-    for (const item of items) {
-      const { roleArn, sourceIdentity } = item;
-      if (typeof roleArn !== 'string' || typeof sourceIdentity !== 'string') continue;
-      seen.set(JSON.stringify([roleArn, sourceIdentity]), { roleArn, sourceIdentity });
+    for (const hash of hashes) {
+      const items = await queryAll(this.#client, {
+        TableName: this.#table,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: '#outcome = :allowed',
+        ProjectionExpression: '#roleArn, #sourceIdentity, #roleSessionName, #provider, #namedBy',
+        ExpressionAttributeNames: {
+          '#outcome': 'outcome',
+          '#roleArn': 'roleArn',
+          '#sourceIdentity': 'sourceIdentity',
+          '#roleSessionName': 'roleSessionName',
+          '#provider': 'provider',
+          '#namedBy': 'sessionNamedBy',
+        },
+        ExpressionAttributeValues: { ':pk': `AUDIT#${hash}`, ':allowed': 'allowed' },
+        // A vend that finished a moment ago must be covered too.
+        ConsistentRead: true,
+      });
+      for (const item of items) {
+        const session = toVendedSession(item);
+        if (session !== undefined) seen.set(JSON.stringify(session), session);
+      }
     }
     return [...seen.values()];
   }
+}
+
+function toVendedSession(item: Record<string, unknown>): VendedSession | undefined {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const roleArn = text(item.roleArn);
+  if (roleArn === undefined) return undefined;
+  const namedByAssertion = item.sessionNamedBy === 'assertion';
+  const sourceIdentity = text(item.sourceIdentity);
+  const roleSessionName = namedByAssertion ? text(item.roleSessionName) : undefined;
+  const provider = text(item.provider);
+  // The TVM's own sessions are found by SourceIdentity alone; it always set one.
+  if (!namedByAssertion && sourceIdentity === undefined) return undefined;
+  return {
+    ...(provider === undefined ? {} : { provider }),
+    roleArn,
+    ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
+    ...(roleSessionName === undefined ? {} : { roleSessionName }),
+    namedByAssertion,
+  };
 }
 
 /** Who the IAM calls act as: IAM names roles without an account, so the account must match. */
@@ -181,6 +228,35 @@ export function parseRoleArn(roleArn: string): RoleRef | undefined {
 export function revokeSid(sourceIdentity: string): string {
   const hash = createHash('sha256').update(sourceIdentity, 'utf8').digest('hex');
   return `${REVOKE_SID_PREFIX}${hash.slice(0, 16)}`;
+}
+
+/** One statement per session name; the `aws:userid` prefix keeps it apart from any SourceIdentity's Sid. */
+export function sessionNameSid(roleSessionName: string): string {
+  const hash = createHash('sha256')
+    .update(`aws:userid\u0000${roleSessionName}`, 'utf8')
+    .digest('hex');
+  return `${REVOKE_SID_PREFIX}${hash.slice(0, 16)}`;
+}
+
+/**
+ * A native session without a SourceIdentity is known only by the session name the IdP set: an
+ * assumed role's `aws:userid` is `<role id>:<session name>`. Session names cannot hold `*` or `?`
+ * (STS's pattern), so the only wildcard is the leading one, standing for the role id.
+ */
+export function revokeSessionNameStatement(
+  roleSessionName: string,
+  issuedBefore: string,
+): PolicyStatement {
+  return {
+    Sid: sessionNameSid(roleSessionName),
+    Effect: 'Deny',
+    Action: '*',
+    Resource: '*',
+    Condition: {
+      StringLike: { 'aws:userid': `*:${roleSessionName}` },
+      DateLessThan: { 'aws:TokenIssueTime': issuedBefore },
+    },
+  };
 }
 
 export function revokeStatement(sourceIdentity: string, issuedBefore: string): PolicyStatement {
@@ -302,13 +378,15 @@ export function mergeRevocations(
   };
 }
 
-/** Where a SourceIdentity to revoke came from, for the operator's report. */
+/** Where a SourceIdentity or session name to revoke came from, for the operator's report. */
 export type Origin = { kind: 'mapping'; mappingId: string } | { kind: 'audit' };
 
 export interface RevocationTarget {
   role: RoleRef;
   /** SourceIdentity → why it is revoked on this role. Sorted by SourceIdentity. */
   sourceIdentities: Map<string, Origin[]>;
+  /** SAML native sessions without a SourceIdentity: role session name → why. Sorted. */
+  sessionNames: Map<string, Origin[]>;
 }
 
 export interface TargetPlan {
@@ -317,33 +395,57 @@ export interface TargetPlan {
   unparsable: string[];
   /** Mappings whose SourceIdentity cannot be computed from the subject alone. */
   underivable: { mappingId: string; roleArn: string }[];
+  /**
+   * SAML native-mode provider entries of the issuer whose sessions nothing tells how to find:
+   * the IdP names them, and no audit record says what it named this principal's. While any is
+   * listed the revocation is incomplete.
+   */
+  unknowable: { providerId: string }[];
+}
+
+type SessionMatch = { kind: 'sourceIdentity' | 'sessionName'; value: string };
+
+/** What a native session carries that a policy can match; undefined when neither is usable. */
+function nativeMatch(session: VendedSession): SessionMatch | undefined {
+  // Both come from STS-checked attributes; re-checked, as they go into a policy condition.
+  if (session.sourceIdentity !== undefined && SESSION_NAME_PATTERN.test(session.sourceIdentity)) {
+    return { kind: 'sourceIdentity', value: session.sourceIdentity };
+  }
+  if (session.roleSessionName !== undefined && SESSION_NAME_PATTERN.test(session.roleSessionName)) {
+    return { kind: 'sessionName', value: session.roleSessionName };
+  }
+  return undefined;
+}
+
+function isNative(provider: Provider): boolean {
+  return provider.type === 'saml' && provider.mode === 'native';
 }
 
 /**
- * The roles and SourceIdentity values to cover: each mapping of the provider in the current
- * config, with the SourceIdentity the runtime renders for claims `{sub}` (renderSourceIdentity
- * itself, so a hashed form matches exactly), plus every pair the audit records show was vended,
- * which catches templates that read other claims and mappings removed since.
+ * The roles and session keys to cover, for every provider entry that shares the issuer:
+ * - chained entries (the TVM names the session): each mapping, with the SourceIdentity the
+ *   runtime renders for claims `{sub}` (renderSourceIdentity itself, so a hashed form matches
+ *   exactly), plus every pair the audit records show, which catches templates that read other
+ *   claims and mappings removed since;
+ * - native entries (the IdP names the session): only what their audit records show the sessions
+ *   carry, applied to the record's role and to every mapping role of that entry (the IdP names one
+ *   user's sessions alike on every role). With no such record the entry is `unknowable`.
  */
 export function planRevocation(
   config: TvmConfig,
-  providerId: string,
+  issuer: string,
   subject: string,
   vended: VendedSession[],
 ): TargetPlan {
-  const provider = config.providers.find((candidate) => candidate.id === providerId);
-  if (provider === undefined) {
-    throw new ValidationError(`provider "${providerId}" is not in the current config`);
+  const sharing = providersOfIssuer(config.providers, issuer);
+  if (sharing.length === 0) {
+    throw new ValidationError(`no provider in the current config has issuer "${issuer}"`);
   }
-  const identity: Identity = {
-    provider: providerId,
-    subject,
-    claims: toClaims({ sub: subject }),
-  };
   const byRole = new Map<string, RevocationTarget>();
   const unparsable = new Set<string>();
   const underivable: TargetPlan['underivable'] = [];
-  const add = (roleArn: string, sourceIdentity: string, origin: Origin) => {
+  const unknowable: TargetPlan['unknowable'] = [];
+  const add = (roleArn: string, match: SessionMatch, origin: Origin) => {
     const role = parseRoleArn(roleArn);
     if (role === undefined) {
       unparsable.add(roleArn);
@@ -353,40 +455,86 @@ export function planRevocation(
     const key = `${role.partition}:${role.account}:${role.roleName}`;
     let target = byRole.get(key);
     if (target === undefined) {
-      target = { role, sourceIdentities: new Map() };
+      target = { role, sourceIdentities: new Map(), sessionNames: new Map() };
       byRole.set(key, target);
     }
-    const origins = target.sourceIdentities.get(sourceIdentity) ?? [];
+    const values = match.kind === 'sourceIdentity' ? target.sourceIdentities : target.sessionNames;
+    const origins = values.get(match.value) ?? [];
     if (!origins.some((known) => canonicalJson(known) === canonicalJson(origin))) {
       origins.push(origin);
     }
-    target.sourceIdentities.set(sourceIdentity, origins);
+    values.set(match.value, origins);
   };
-  for (const mapping of config.mappings) {
-    if (mapping.provider !== providerId) continue;
-    let sourceIdentity: string;
-    try {
-      sourceIdentity = renderSourceIdentity(mapping, renderScope(identity, provider, mapping));
-    } catch (error) {
-      // The template reads another claim, or the subject is over the claim's length limit.
-      if (!(error instanceof ForbiddenError)) throw error;
-      underivable.push({ mappingId: mapping.id, roleArn: mapping.roleArn });
+  for (const provider of sharing) {
+    const mappings = config.mappings.filter((mapping) => mapping.provider === provider.id);
+    if (isNative(provider)) {
+      const known = vended
+        .filter((session) => session.namedByAssertion && session.provider === provider.id)
+        .flatMap((session) => {
+          const match = nativeMatch(session);
+          return match === undefined ? [] : [match];
+        });
+      if (known.length === 0) {
+        unknowable.push({ providerId: provider.id });
+        continue;
+      }
+      for (const mapping of mappings) {
+        for (const match of known) {
+          add(mapping.roleArn, match, { kind: 'mapping', mappingId: mapping.id });
+        }
+      }
       continue;
     }
-    add(mapping.roleArn, sourceIdentity, { kind: 'mapping', mappingId: mapping.id });
+    const identity: Identity = {
+      provider: provider.id,
+      issuer,
+      subject,
+      // What a template can read from the subject alone: SAML names the NameID both ways.
+      claims: toClaims(
+        provider.type === 'saml' ? { sub: subject, nameId: subject } : { sub: subject },
+      ),
+    };
+    for (const mapping of mappings) {
+      let sourceIdentity: string;
+      try {
+        sourceIdentity = renderSourceIdentity(
+          mapping,
+          identity,
+          renderScope(identity, provider, mapping),
+        );
+      } catch (error) {
+        // The template reads another claim, or the subject is over the claim's length limit.
+        if (!(error instanceof ForbiddenError)) throw error;
+        underivable.push({ mappingId: mapping.id, roleArn: mapping.roleArn });
+        continue;
+      }
+      add(
+        mapping.roleArn,
+        { kind: 'sourceIdentity', value: sourceIdentity },
+        { kind: 'mapping', mappingId: mapping.id },
+      );
+    }
   }
-  for (const session of vended) add(session.roleArn, session.sourceIdentity, { kind: 'audit' });
+  for (const session of vended) {
+    const match: SessionMatch | undefined = session.namedByAssertion
+      ? nativeMatch(session)
+      : session.sourceIdentity === undefined
+        ? undefined
+        : { kind: 'sourceIdentity', value: session.sourceIdentity };
+    if (match !== undefined) add(session.roleArn, match, { kind: 'audit' });
+  }
+  const sorted = (values: Map<string, Origin[]>) =>
+    new Map([...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const targets = [...byRole.values()]
     .map((target) => ({
       role: target.role,
-      sourceIdentities: new Map(
-        [...target.sourceIdentities].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      ),
+      sourceIdentities: sorted(target.sourceIdentities),
+      sessionNames: sorted(target.sessionNames),
     }))
     .sort((a, b) =>
       a.role.roleArn < b.role.roleArn ? -1 : a.role.roleArn > b.role.roleArn ? 1 : 0,
     );
-  return { targets, unparsable: [...unparsable].sort(), underivable };
+  return { targets, unparsable: [...unparsable].sort(), underivable, unknowable };
 }
 
 export type RoleStatus = 'updated' | 'unchanged' | 'skipped' | 'failed';
@@ -403,6 +551,7 @@ export interface RoleOutcome {
 }
 
 export interface RevokeRequest {
+  /** The provider entry the operator named; the principal is its issuer plus the subject. */
   provider: string;
   subject: string;
   reason?: string;
@@ -423,7 +572,9 @@ export interface RevokeDeps {
 }
 
 export interface RevokeResult {
-  denyEntry: DenyEntry;
+  denyEntry: DenyEntry & { issuer: string };
+  /** Every provider entry sharing the issuer: the revocation covers all of them. */
+  providers: string[];
   /** The `aws:TokenIssueTime` cut-off written into each statement. */
   issuedBefore: string;
   plan: TargetPlan;
@@ -451,9 +602,14 @@ async function revokeOnRole(
   now: Date,
 ): Promise<RoleOutcome> {
   const { role } = target;
-  const statements = [...target.sourceIdentities.keys()].map((sourceIdentity) =>
-    revokeStatement(sourceIdentity, issuedBefore),
-  );
+  const statements = [
+    ...[...target.sourceIdentities.keys()].map((sourceIdentity) =>
+      revokeStatement(sourceIdentity, issuedBefore),
+    ),
+    ...[...target.sessionNames.keys()].map((name) =>
+      revokeSessionNameStatement(name, issuedBefore),
+    ),
+  ];
   try {
     const existing = await deps.policies.get(role.roleName, REVOKE_POLICY_NAME);
     const merged = mergeRevocations(existing, statements, {
@@ -497,10 +653,14 @@ export async function revokePrincipal(
   request: RevokeRequest,
   deps: RevokeDeps,
 ): Promise<RevokeResult> {
-  if (!deps.config.providers.some((provider) => provider.id === request.provider)) {
+  const named = deps.config.providers.find((provider) => provider.id === request.provider);
+  if (named === undefined) {
     throw new ValidationError(`provider "${request.provider}" is not in the current config`);
   }
-  const denyEntry: DenyEntry = {
+  const issuer = principalIssuer(named);
+  const providers = providersOfIssuer(deps.config.providers, issuer).map((p) => p.id);
+  const denyEntry: DenyEntry & { issuer: string } = {
+    issuer,
     provider: request.provider,
     subject: request.subject,
     ...(request.reason === undefined ? {} : { reason: request.reason }),
@@ -511,8 +671,8 @@ export async function revokePrincipal(
   const now = deps.now();
   const issuedBefore = revocationCutoff(now, deps.marginSeconds);
   // Read after the deny landed, so vends that finished before it are in the records.
-  const vended = await deps.history.vendedSessions(request.provider, request.subject);
-  const plan = planRevocation(deps.config, request.provider, request.subject, vended);
+  const vended = await deps.history.vendedSessions(issuer, request.subject, providers);
+  const plan = planRevocation(deps.config, issuer, request.subject, vended);
 
   let caller: CallerAccount | Error;
   try {
@@ -542,5 +702,5 @@ export async function revokePrincipal(
       roles.push(await revokeOnRole(target, issuedBefore, request, deps, now));
     }
   }
-  return { denyEntry, issuedBefore, plan, roles, dryRun: request.dryRun };
+  return { denyEntry, providers, issuedBefore, plan, roles, dryRun: request.dryRun };
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AppError, type AppErrorCode } from '#shared/errors.ts';
+import { AppError, type AppErrorCode, MethodNotAllowedError } from '#shared/errors.ts';
 
 /** The one thing this middleware needs from a logger (Powertools' Logger fits). */
 export interface ProblemLogger {
@@ -29,6 +29,8 @@ interface PublicProblem {
   title: string;
   detail: string | undefined;
   retryAfterSeconds: number | undefined;
+  /** The methods the route takes, for a 405's `Allow` header. */
+  allow?: readonly string[];
 }
 
 const INTERNAL: PublicProblem = {
@@ -49,6 +51,7 @@ const CODE_BY_STATUS: Readonly<Record<number, { code: AppErrorCode; title: strin
   404: { code: 'ERR_NOT_FOUND', title: 'Not Found' },
   405: { code: 'ERR_METHOD_NOT_ALLOWED', title: 'Method Not Allowed' },
   413: { code: 'ERR_PAYLOAD_TOO_LARGE', title: 'Payload Too Large' },
+  415: { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported Media Type' },
   429: { code: 'ERR_RATE_LIMITED', title: 'Too Many Requests' },
 };
 
@@ -67,6 +70,7 @@ function toPublicProblem(error: unknown): PublicProblem {
         title: error.title,
         detail: error.detail,
         retryAfterSeconds: error.retryAfterSeconds,
+        ...(error instanceof MethodNotAllowedError ? { allow: error.allow } : {}),
       };
     }
     // 503 keeps its status so clients retry; its cause (which dependency, why) stays private.
@@ -128,11 +132,14 @@ function logError(logger: ProblemLogger, error: unknown, problem: PublicProblem)
   }
   // The reason (why authentication or authorization failed) is for operators, never the client.
   const reason = (error as { reason?: unknown }).reason;
+  // An access_token refusal names its marker, which the operator needs to judge the switch.
+  const marker = (error as { cause?: { marker?: unknown } }).cause?.marker;
   // Name and reason only: a rejected token's claims (in jose's error causes) are personal data.
   logger.warn('request rejected', {
     code: problem.code,
     status: problem.status,
     ...(typeof reason === 'string' ? { reason } : {}),
+    ...(typeof marker === 'string' ? { marker } : {}),
     errorName: (error as { name?: unknown } | null)?.name,
   });
 }
@@ -158,6 +165,8 @@ export function problemResponse(
   };
   // RFC 9110 §11.6.1: a 401 names the scheme; the bare challenge reveals no reason.
   if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
+  // RFC 9110 §15.5.6: a 405 must say which methods the route does take.
+  if (problem.allow !== undefined) headers.allow = problem.allow.join(', ');
   if (
     (problem.status === 429 || problem.status === 503) &&
     problem.retryAfterSeconds !== undefined

@@ -4,6 +4,7 @@
  * mapping: a request may name a mapping id, never a role ARN (DESIGN.md §7, invariant 3).
  */
 import type { Identity } from '#shared/auth/identity.ts';
+import { claimTypes, firstMalformedClaim } from '#shared/config/claims.ts';
 import { STS_LIMITS } from '#shared/config/limits.ts';
 import type { Mapping, Provider, TvmConfig } from '#shared/config/schema.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
@@ -33,11 +34,37 @@ export function candidateMappings(identity: Identity, config: TvmConfig): Mappin
     .sort((a, b) => b.priority - a.priority);
 }
 
-/** Every mapping that matches the identity, highest priority first, ties in file order (the SAML chooser lists these). */
+/**
+ * Refuses the whole decision when a declared claim is malformed (a number inside a list, an
+ * object, a list for a string): such a value never reads as missing, so no `not` can turn it
+ * into a match (DESIGN.md §7, invariant 6).
+ */
+export function refuseMalformedClaims(identity: Identity, provider: Provider): void {
+  const malformed = firstMalformedClaim(provider, identity.claims);
+  if (malformed !== undefined) {
+    throw new ForbiddenError('claim_malformed', { cause: { provider: provider.id, ...malformed } });
+  }
+}
+
+/**
+ * Every mapping that matches the identity, highest priority first, ties in file order (the SAML
+ * chooser lists these). A tree that reads a malformed claim refuses everything.
+ */
 export function matchMappings(identity: Identity, config: TvmConfig): Mapping[] {
-  return candidateMappings(identity, config).filter((mapping) =>
-    evaluateMatch(mapping.match, identity.claims),
-  );
+  const provider = findProvider(config, identity.provider);
+  if (provider === undefined) return [];
+  refuseMalformedClaims(identity, provider);
+  const typeOf = claimTypes(provider);
+  return candidateMappings(identity, config).filter((mapping) => {
+    const result = evaluateMatch(mapping.match, identity.claims, typeOf);
+    if (result === 'malformed') {
+      // Only an undeclared claim gets here (validation refuses it): fail closed all the same.
+      throw new ForbiddenError('claim_malformed', {
+        cause: { provider: provider.id, mapping: mapping.id },
+      });
+    }
+    return result;
+  });
 }
 
 /** Refuses a duration below the AssumeRole minimum; longer ones are capped by the mapping later. */
@@ -102,7 +129,7 @@ export function renderDecision(
     mapping,
     roleArn: mapping.roleArn,
     roleSessionName: renderRoleSessionName(mapping, identity, scope),
-    sourceIdentity: renderSourceIdentity(mapping, scope),
+    sourceIdentity: renderSourceIdentity(mapping, identity, scope),
     tags,
     transitiveTagKeys: [...mapping.transitiveTagKeys],
     policy,

@@ -34,4 +34,5 @@ export type DenyReason =
   | 'mapping_not_allowed'
   | 'ambiguous_mapping'
   | 'claim_value_rejected'
+  | 'claim_malformed'
   | 'policy_too_large';

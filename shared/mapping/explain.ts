@@ -3,6 +3,7 @@
  * decide() (so it can never disagree with the TVM) plus the match traces, and makes no STS call.
  */
 import type { Claims, Identity } from '#shared/auth/identity.ts';
+import { claimTypes } from '#shared/config/claims.ts';
 import { STS_LIMITS } from '#shared/config/limits.ts';
 import type { Mapping, Provider, TvmConfig } from '#shared/config/schema.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
@@ -53,9 +54,10 @@ export function explainDecision(
     const known = config.providers.map((p) => `"${p.id}"`).join(', ') || 'none';
     throw new ValidationError(`unknown provider "${identity.provider}"; providers: ${known}`);
   }
+  const typeOf = claimTypes(provider);
   const mappings = candidateMappings(identity, config).map((mapping) => {
-    const trace = traceMatch(mapping.match, identity.claims);
-    return { mapping, matched: trace.result, trace };
+    const trace = traceMatch(mapping.match, identity.claims, typeOf);
+    return { mapping, matched: trace.result === true, trace };
   });
   let outcome: ExplainOutcome;
   try {
@@ -125,6 +127,8 @@ function whyCondition(
   value: string | undefined,
 ): string {
   if (claim === 'missing') return ' (claim missing)';
+  if (claim === 'malformed')
+    return ` (malformed: ${trace.found ?? 'wrong type'}; refuses the decision)`;
   if (trace.condition.op === 'exists') {
     return claim === 'list' ? ` (list of ${trace.length})` : ` (${claim})`;
   }
@@ -133,16 +137,19 @@ function whyCondition(
     if (trace.element === undefined) {
       return trace.length === 0 ? ' (empty list)' : ` (no element ${of} matches)`;
     }
-    const equals = trace.condition.op === 'notEquals' ? ' equals it' : '';
-    return ` (element ${trace.element + 1} ${of}${equals})`;
+    return ` (element ${trace.element + 1} ${of})`;
   }
   const shown = value === undefined ? '' : ` ${quote(value, 60)}`;
-  if (claim === 'string') return ` (claim is${shown})`;
-  return ` (${claim}${shown}, compared as text)`;
+  return ` (claim is${shown})`;
 }
 
 function traceLines(trace: MatchTrace, claims: Claims, paint: Paint, indent: string): string[] {
-  const mark = trace.result ? paint.green('✓') : paint.red('✗');
+  const mark =
+    trace.result === 'malformed'
+      ? paint.yellow('!')
+      : trace.result
+        ? paint.green('✓')
+        : paint.red('✗');
   if (trace.kind === 'condition') return [`${indent}${mark} ${describeCondition(trace, claims)}`];
   if (trace.kind === 'not') {
     return [
@@ -225,6 +232,10 @@ function describeDenial(reason: string, cause: unknown, explanation: Explanation
       const candidates = (detail.candidates as string[] | undefined) ?? [];
       return `${candidates.length} mappings tie at the highest priority (${candidates.join(', ')}) and provider "${provider.id}" has ambiguity "${provider.ambiguity}"; name one with --mapping`;
     }
+    case 'claim_malformed':
+      return detail.claim === undefined
+        ? `a match tree of mapping "${String(detail.mapping)}" reads a claim provider "${provider.id}" does not declare`
+        : `claim "${String(detail.claim)}" is declared as ${String(detail.expected)} but the token carries ${String(detail.found)}; a malformed claim refuses the whole decision`;
     case 'claim_value_rejected':
       return describeRejection(cause as ClaimRejection, explanation.identity);
     case 'policy_too_large':
@@ -310,6 +321,14 @@ export function formatExplanation(explanation: Explanation, paint: Paint): strin
       `${paint.green(paint.bold('Chosen:'))} ${paint.bold(decision.mapping.id)}, ${describeSelection(decision, selection, provider)}`,
     );
     lines.push(...decisionLines(decision, explanation.request, paint));
+    if (provider.type === 'saml' && provider.mode === 'native') {
+      // AssumeRoleWithSAML takes neither value from the TVM: the assertion's attributes set them.
+      lines.push(
+        paint.yellow(
+          '  native mode: the session name and source identity above are not sent; the IdP sets them (RoleSessionName, SourceIdentity attributes)',
+        ),
+      );
+    }
     lines.push('', paint.dim('No STS call was made.'));
   } else if (outcome.kind === 'denied') {
     lines.push(

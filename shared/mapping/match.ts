@@ -1,49 +1,37 @@
 /**
- * Evaluates a mapping's match tree against an identity's claims (docs/configuration.md, "Match
- * trees"). Every evaluation yields a trace, so `tvm explain` shows exactly what decide() saw:
- * there is one evaluator, not a second one for explaining.
+ * Evaluates a mapping's match tree against an identity's typed claims (docs/configuration.md,
+ * "Match trees"). Every evaluation yields a trace, so `tvm explain` shows exactly what decide()
+ * saw: there is one evaluator, not a second one for explaining.
+ *
+ * Each operator means one thing per declared claim type, and a condition on a malformed claim
+ * makes the whole tree `malformed`, whatever `not`s surround it: it never reads as missing.
  */
 
 import type { Claims } from '#shared/auth/identity.ts';
+import { type ClaimTypes, readClaim } from '#shared/config/claims.ts';
 import type { Condition, MatchNode } from '#shared/config/schema.ts';
 
 /** What a condition found under its claim name. */
-export type ClaimKind = 'missing' | 'string' | 'number' | 'boolean' | 'list';
+export type ClaimKind = 'missing' | 'string' | 'list' | 'malformed';
+
+/** A tree is true, false, or malformed (a claim it reads is not of its declared type). */
+export type MatchResult = boolean | 'malformed';
 
 export type MatchTrace =
-  | { kind: 'all' | 'any'; result: boolean; children: MatchTrace[] }
-  | { kind: 'not'; result: boolean; child: MatchTrace }
+  | { kind: 'all' | 'any'; result: MatchResult; children: MatchTrace[] }
+  | { kind: 'not'; result: MatchResult; child: MatchTrace }
   | {
       kind: 'condition';
-      result: boolean;
+      result: MatchResult;
       condition: Condition;
       claim: ClaimKind;
+      /** Malformed claims: what was found instead of the declared type. */
+      found?: string;
       /** List claims: how many elements the list has. */
       length?: number;
-      /** List claims: the index of the element that decided the result (matched, or equalled for notEquals). */
+      /** List claims: the index of the element that decided the result. */
       element?: number;
     };
-
-type Operand = string | readonly string[];
-
-/**
- * The claim as a matching operand. Own properties only, so `__proto__` or `constructor` are
- * absent unless the token literally carries them; numbers and booleans compare as their JSON
- * text (`true`, `42`); any other type counts as absent, like a wrong-typed claim in toClaims.
- */
-function readClaim(claims: Claims, name: string): { kind: ClaimKind; operand?: Operand } {
-  if (!Object.hasOwn(claims, name)) return { kind: 'missing' };
-  const value: unknown = claims[name];
-  if (typeof value === 'string') return { kind: 'string', operand: value };
-  if (typeof value === 'boolean') return { kind: 'boolean', operand: String(value) };
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    return { kind: 'number', operand: String(value) };
-  }
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
-    return { kind: 'list', operand: value as readonly string[] };
-  }
-  return { kind: 'missing' };
-}
 
 /**
  * `*` is any run of characters (also none), `?` exactly one (a Unicode code point); everything
@@ -78,67 +66,111 @@ export function globMatches(pattern: string, value: string): boolean {
   return pi === p.length;
 }
 
-/** One string against the condition (list claims call it once per element). */
-function testString(condition: Condition, text: string): boolean {
+/** A string claim against a string operator; undefined when the operator is not a string one. */
+function testString(condition: Condition, text: string): boolean | undefined {
   switch (condition.op) {
     case 'equals':
-    case 'notEquals':
       return text === condition.value;
+    case 'notEquals':
+      return text !== condition.value;
     case 'startsWith':
       return text.startsWith(condition.value);
-    case 'contains':
+    case 'includesSubstring':
       return text.includes(condition.value);
     case 'glob':
       return globMatches(condition.value, text);
     case 'in':
       return condition.value.includes(text);
-    case 'exists':
-      return true;
+    default:
+      return undefined;
   }
 }
 
-function evaluateCondition(condition: Condition, claims: Claims): MatchTrace {
-  const { kind, operand } = readClaim(claims, condition.claim);
-  const trace = { kind: 'condition' as const, condition, claim: kind };
-  if (condition.op === 'exists') {
-    return { ...trace, result: (kind !== 'missing') === condition.value };
+/** A list claim against a list operator (element equality, never substrings); undefined for a string operator. */
+function testList(
+  condition: Condition,
+  list: readonly string[],
+): { result: boolean; element?: number } | undefined {
+  switch (condition.op) {
+    case 'contains': {
+      const element = list.indexOf(condition.value);
+      return element === -1 ? { result: false } : { result: true, element };
+    }
+    case 'containsAny': {
+      const values = condition.value;
+      const element = list.findIndex((item) => values.includes(item));
+      return element === -1 ? { result: false } : { result: true, element };
+    }
+    case 'containsAll':
+      return { result: condition.value.every((value) => list.includes(value)) };
+    default:
+      return undefined;
   }
-  // A missing claim fails every other operator, notEquals included: absence is not a value.
-  if (operand === undefined) return { ...trace, result: false };
-  if (typeof operand === 'string') {
-    const equal = testString(condition, operand);
-    return { ...trace, result: condition.op === 'notEquals' ? !equal : equal };
+}
+
+function evaluateCondition(condition: Condition, claims: Claims, typeOf: ClaimTypes): MatchTrace {
+  const read = readClaim(claims, condition.claim, typeOf(condition.claim));
+  const base = { kind: 'condition' as const, condition };
+  if (read === undefined) {
+    // A missing claim fails every operator but `exists: false`, notEquals included.
+    return { ...base, claim: 'missing', result: condition.op === 'exists' && !condition.value };
   }
-  const length = operand.length;
-  // `contains` on a list means "has an element equal to", not a substring of some element.
-  const test =
-    condition.op === 'contains'
-      ? (item: string) => item === condition.value
-      : (item: string) => testString(condition, item);
-  const element = operand.findIndex(test);
-  const found = element === -1 ? {} : { element };
-  // A list is "not equal" only when no element equals the value (docs/configuration.md).
-  const result = condition.op === 'notEquals' ? element === -1 : element !== -1;
-  return { ...trace, result, length, ...found };
+  if (read.state === 'malformed') {
+    return { ...base, claim: 'malformed', found: read.found, result: 'malformed' };
+  }
+  if (condition.op === 'exists') return { ...base, claim: read.state, result: condition.value };
+  if (read.state === 'string') {
+    const result = testString(condition, read.value);
+    // A list operator on a string claim: validation refuses it; refuse here too.
+    return { ...base, claim: 'string', result: result ?? 'malformed' };
+  }
+  const tested = testList(condition, read.value);
+  if (tested === undefined) return { ...base, claim: 'list', result: 'malformed' };
+  return { ...base, claim: 'list', length: read.value.length, ...tested };
+}
+
+function combine(results: readonly MatchResult[], all: boolean): MatchResult {
+  if (results.includes('malformed')) return 'malformed';
+  return all
+    ? results.every((result) => result === true)
+    : results.some((result) => result === true);
 }
 
 /** Evaluates the whole tree (no short-circuit: at most 64 conditions, and explain shows them all). */
-export function traceMatch(node: MatchNode, claims: Claims): MatchTrace {
+export function traceMatch(node: MatchNode, claims: Claims, typeOf: ClaimTypes): MatchTrace {
   if ('all' in node) {
-    const children = node.all.map((child) => traceMatch(child, claims));
-    return { kind: 'all', result: children.every((child) => child.result), children };
+    const children = node.all.map((child) => traceMatch(child, claims, typeOf));
+    return {
+      kind: 'all',
+      result: combine(
+        children.map((child) => child.result),
+        true,
+      ),
+      children,
+    };
   }
   if ('any' in node) {
-    const children = node.any.map((child) => traceMatch(child, claims));
-    return { kind: 'any', result: children.some((child) => child.result), children };
+    const children = node.any.map((child) => traceMatch(child, claims, typeOf));
+    return {
+      kind: 'any',
+      result: combine(
+        children.map((child) => child.result),
+        false,
+      ),
+      children,
+    };
   }
   if ('not' in node) {
-    const child = traceMatch(node.not, claims);
-    return { kind: 'not', result: !child.result, child };
+    const child = traceMatch(node.not, claims, typeOf);
+    return {
+      kind: 'not',
+      result: child.result === 'malformed' ? 'malformed' : !child.result,
+      child,
+    };
   }
-  return evaluateCondition(node, claims);
+  return evaluateCondition(node, claims, typeOf);
 }
 
-export function evaluateMatch(node: MatchNode, claims: Claims): boolean {
-  return traceMatch(node, claims).result;
+export function evaluateMatch(node: MatchNode, claims: Claims, typeOf: ClaimTypes): MatchResult {
+  return traceMatch(node, claims, typeOf).result;
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Identity } from '#shared/auth/identity.ts';
+import { ISSUER_TAG_CHARS, issuerTag } from '#shared/auth/principal.ts';
 import { STS_LIMITS } from '#shared/config/limits.ts';
 import { formatConfigPath, type PathSegment } from '#shared/config/path.ts';
 import type { Mapping, Provider, SessionPolicy } from '#shared/config/schema.ts';
@@ -49,7 +50,8 @@ export const SESSION_NAME_HASH_CHARS = 16;
 /** The prefix of a SourceIdentity that did not fit the STS pattern and was hashed instead. */
 export const HASHED_SOURCE_IDENTITY_PREFIX = 'sha256-';
 
-const DEFAULT_SUBJECT_TEMPLATE = '{{claims.sub}}';
+/** The readable default SourceIdentity's tail: `@` and the issuer tag (see defaultSourceIdentity). */
+const DEFAULT_SOURCE_IDENTITY_TAIL = new RegExp(`@[0-9a-f]{${ISSUER_TAG_CHARS}}$`);
 
 /** Where a rendered value goes, and the rule each claim inside it must pass. */
 interface Sink {
@@ -115,12 +117,19 @@ function renderChecked(template: string, sink: Sink, scope: RenderScope, mapping
         value = renderTemplate(`{{${part.name}}}`, scope.context, scope.limitOf);
       } catch (error) {
         if (!(error instanceof ForbiddenError)) throw error;
-        const cause = error.cause as { problem: 'missing' | 'not_string' | 'too_long' };
+        const cause = error.cause as {
+          problem: 'missing' | 'not_string' | 'too_long';
+          length?: number;
+          limit?: number;
+        };
+        // Length and limit (never the value) let `explain` say what to raise or shorten.
         throw claimRejected({
           mapping,
           field: sink.field,
           variable: part.name,
           problem: cause.problem,
+          ...(cause.length === undefined ? {} : { length: cause.length }),
+          ...(cause.limit === undefined ? {} : { limit: cause.limit }),
         });
       }
       if (sink.claimPattern !== undefined && !sink.claimPattern.test(value)) {
@@ -216,48 +225,88 @@ export function renderSessionPolicy(
   return rendered;
 }
 
+/** The verified subject for a default name; empty never comes from a verifier, and refuses. */
+function subjectOf(identity: Identity, mapping: Mapping, field: string): string {
+  if (identity.subject === '') {
+    throw claimRejected({ mapping: mapping.id, field, variable: undefined, problem: 'missing' });
+  }
+  return identity.subject;
+}
+
 /**
- * SourceIdentity (default `{{claims.sub}}`): kept as rendered when it fits STS's `[\w+=,.@-]{2,64}`,
- * else `sha256-` + 40 hex of the value, so an email or a long sub still identifies the user.
- * A rendered value that already starts with `sha256-` is hashed too, so nobody can pose as the
- * hashed form of someone else's value.
+ * The SourceIdentity of a mapping without a `sourceIdentity` template: `<subject>@<issuer tag>`
+ * (8 hex of SHA-256 of the issuer) when it fits STS's `[\w+=,.@-]{2,64}`, else `sha256-` + 40 hex
+ * of SHA-256 of `[issuer, subject]` as JSON. Readable in CloudTrail, one value per principal
+ * whichever provider entry matched, and different for the same subject from two issuers (the
+ * fixed-length tag read from the right is unambiguous; validation keeps tags unique per config).
+ * It reads the verified subject itself, so no claim length limit applies (OIDC allows 255).
  */
-export function renderSourceIdentity(mapping: Mapping, scope: RenderScope): string {
+export function defaultSourceIdentity(issuer: string, subject: string): string {
+  const readable = `${subject}@${issuerTag(issuer)}`;
+  if (SESSION_NAME_PATTERN.test(readable)) return readable;
+  return `${HASHED_SOURCE_IDENTITY_PREFIX}${sha256Hex(JSON.stringify([issuer, subject])).slice(0, 40)}`;
+}
+
+/**
+ * SourceIdentity: the default above, or the mapping's template, kept as rendered when it fits
+ * STS's pattern, else `sha256-` + 40 hex of SHA-256 of `[value]` as JSON (a one-element array, so
+ * it can never equal the default's two-element hash input). A rendered value that looks like
+ * either generated form (`sha256-…`, or ending in `@` + 8 hex) is hashed too, so no claim value
+ * can pose as another principal's SourceIdentity.
+ */
+export function renderSourceIdentity(
+  mapping: Mapping,
+  identity: Identity,
+  scope: RenderScope,
+): string {
+  if (mapping.sourceIdentity === undefined) {
+    return defaultSourceIdentity(identity.issuer, subjectOf(identity, mapping, 'sourceIdentity'));
+  }
   const value = renderChecked(
-    mapping.sourceIdentity ?? DEFAULT_SUBJECT_TEMPLATE,
+    mapping.sourceIdentity,
     { field: 'sourceIdentity', claimPattern: undefined },
     scope,
     mapping.id,
   );
-  if (SESSION_NAME_PATTERN.test(value) && !value.startsWith(HASHED_SOURCE_IDENTITY_PREFIX)) {
+  if (
+    SESSION_NAME_PATTERN.test(value) &&
+    !value.startsWith(HASHED_SOURCE_IDENTITY_PREFIX) &&
+    !DEFAULT_SOURCE_IDENTITY_TAIL.test(value)
+  ) {
     return value;
   }
-  return `${HASHED_SOURCE_IDENTITY_PREFIX}${sha256Hex(value).slice(0, 40)}`;
+  return `${HASHED_SOURCE_IDENTITY_PREFIX}${sha256Hex(JSON.stringify([value])).slice(0, 40)}`;
 }
 
 /**
- * RoleSessionName (default `{{claims.sub}}`): every character outside `[\w+=,.@-]` becomes `-`,
- * the result is cut to leave room, and a hash of (provider, subject, unsanitised rendered value)
- * is always appended: two identities never share a session name, even when their values
- * sanitise to the same text or the template is static. Always 17–64 characters.
+ * RoleSessionName (default: the verified subject itself, whatever its length): every character
+ * outside `[\w+=,.@-]` becomes `-`, the result is cut to leave room, and a hash of (issuer,
+ * subject, unsanitised value) is always appended: two principals never share a session name, even
+ * when their values sanitise to the same text or the template is static, and one principal gets
+ * the same name through every provider entry of its issuer. Always 17–64 characters.
  */
 export function renderRoleSessionName(
   mapping: Mapping,
   identity: Identity,
   scope: RenderScope,
 ): string {
-  const value = renderChecked(
-    mapping.roleSessionName ?? DEFAULT_SUBJECT_TEMPLATE,
-    { field: 'roleSessionName', claimPattern: undefined },
-    scope,
-    mapping.id,
-  );
+  // Only an explicit template is held to the claim length limits; the default is cut and hashed.
+  const value =
+    mapping.roleSessionName === undefined
+      ? subjectOf(identity, mapping, 'roleSessionName')
+      : renderChecked(
+          mapping.roleSessionName,
+          { field: 'roleSessionName', claimPattern: undefined },
+          scope,
+          mapping.id,
+        );
   const sanitised = Array.from(value, (character) =>
     SESSION_NAME_CHARACTER.test(character) ? character : '-',
   ).join('');
-  const hash = sha256Hex(
-    JSON.stringify([scope.context.provider.id, identity.subject, value]),
-  ).slice(0, SESSION_NAME_HASH_CHARS);
+  const hash = sha256Hex(JSON.stringify([identity.issuer, identity.subject, value])).slice(
+    0,
+    SESSION_NAME_HASH_CHARS,
+  );
   // RoleSessionName: at most 64 characters, including the `-` and the hash.
   const prefix = sanitised.slice(0, STS_LIMITS.sessionNameMaxChars - SESSION_NAME_HASH_CHARS - 1);
   return prefix === '' ? hash : `${prefix}-${hash}`;

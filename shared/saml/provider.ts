@@ -11,6 +11,12 @@ import { attribute, certificateToPem, children, isElement, NS, parseXml, walk } 
 export const AWS_ROLE_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/Role';
 export const AWS_SESSION_DURATION_ATTRIBUTE =
   'https://aws.amazon.com/SAML/Attributes/SessionDuration';
+/** Native mode: AssumeRoleWithSAML names the session after this attribute (AWS requires it). */
+export const AWS_ROLE_SESSION_NAME_ATTRIBUTE =
+  'https://aws.amazon.com/SAML/Attributes/RoleSessionName';
+/** Native mode: the session's SourceIdentity, when the IdP sends one. */
+export const AWS_SOURCE_IDENTITY_ATTRIBUTE =
+  'https://aws.amazon.com/SAML/Attributes/SourceIdentity';
 /** AWS's own SAML endpoint: in native mode the IdP addresses its assertion to AWS. */
 export const AWS_SAML_ENDPOINT = 'https://signin.aws.amazon.com/saml';
 
@@ -85,7 +91,9 @@ export function pinnedCertificates(provider: SamlProvider): readonly string[] {
 
 /**
  * The Identity a verified assertion proves: `sub` and `nameId` are the NameID, and each mapped
- * attribute becomes a claim (one value → a string, several → an array, none → absent).
+ * attribute becomes a claim (one value → a string, several → an array, none → absent). decide()
+ * then reads it against its declared type: one value of a `list` claim is a one-element list,
+ * several values of a `string` claim are malformed (shared/config/claims.ts).
  */
 export function samlIdentity(provider: SamlProvider, assertion: VerifiedAssertion): Identity {
   const claims: Record<string, ClaimValue> = Object.create(null);
@@ -100,8 +108,31 @@ export function samlIdentity(provider: SamlProvider, assertion: VerifiedAssertio
   claims.nameId = assertion.nameId;
   return {
     provider: provider.id,
+    // validateSamlResponse refused any assertion whose Issuer is not this entity id.
+    issuer: provider.entityId,
     subject: assertion.nameId,
+    ...(assertion.nameIdFormat === undefined ? {} : { nameIdFormat: assertion.nameIdFormat }),
     claims: Object.freeze(claims) as Claims,
+  };
+}
+
+/**
+ * Native mode: what AssumeRoleWithSAML names the session, read from the verified assertion (the
+ * TVM cannot set either). An attribute with several values is ambiguous and counts as unknown.
+ */
+export function nativeSession(assertion: VerifiedAssertion): {
+  roleSessionName?: string;
+  sourceIdentity?: string;
+} {
+  const single = (name: string) => {
+    const values = Object.hasOwn(assertion.attributes, name) ? assertion.attributes[name] : [];
+    return values?.length === 1 ? values[0] : undefined;
+  };
+  const roleSessionName = single(AWS_ROLE_SESSION_NAME_ATTRIBUTE);
+  const sourceIdentity = single(AWS_SOURCE_IDENTITY_ATTRIBUTE);
+  return {
+    ...(roleSessionName === undefined ? {} : { roleSessionName }),
+    ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
   };
 }
 

@@ -11,10 +11,12 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { type ClaimValue, type Identity, toClaims } from '#shared/auth/identity.ts';
+import { principalIssuer } from '#shared/auth/principal.ts';
 import { ID_PATTERN } from '#shared/config/limits.ts';
 import type { Mapping, Provider, SamlProvider, TvmConfig } from '#shared/config/schema.ts';
 import {
   auditRefusal,
+  type IdpNamedSession,
   type IssueDeps,
   type IssueFlow,
   type IssueOutcome,
@@ -38,6 +40,7 @@ import {
   type AssertedRole,
   AWS_SAML_ENDPOINT,
   assertedRoles,
+  nativeSession,
   pinnedCertificates,
   type SpUrls,
   samlIdentity,
@@ -151,6 +154,8 @@ interface LoginState {
   roles: AssertedRole[];
   samlResponse?: string;
   assertionId?: string;
+  /** Native mode: what the assertion names the session (the audit record stores these). */
+  named?: IdpNamedSession;
 }
 
 /** The parts of the flow both the ACS and the chooser's answer share. */
@@ -163,6 +168,8 @@ function sharedFlow(deps: SamlDeps, state: LoginState): Omit<IssueFlow, 'authent
       provider.type === 'saml' && provider.ambiguity === 'choose' && matched.length > 1,
     // A role-chained session signs in to the console only without DurationSeconds.
     omitDuration: () => state.target === 'console' && !native(),
+    // Native: the IdP names the session; the decision's would-be names never reach STS.
+    idpNamedSession: () => (native() ? (state.named ?? {}) : undefined),
     vend: async (decision, options) => {
       if (!native()) return vendCredentials(deps.sts, decision, options);
       const role = state.roles.find((candidate) => candidate.roleArn === decision.roleArn);
@@ -245,7 +252,11 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
       const browser = randomToken(deps, 32);
       await deps.state.saveSelection(sha256Hex(token), {
         provider: provider.id,
+        issuer: outcome.identity.issuer,
         subject: outcome.identity.subject,
+        ...(outcome.identity.nameIdFormat === undefined
+          ? {}
+          : { nameIdFormat: outcome.identity.nameIdFormat }),
         claims: { ...outcome.identity.claims },
         target: state.target,
         mappingIds: outcome.mappings.map((mapping) => mapping.id),
@@ -253,7 +264,11 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         assertionId: state.assertionId ?? '',
         ...(state.samlResponse === undefined || provider.mode !== 'native'
           ? {}
-          : { samlResponseHash: sha256Hex(state.samlResponse), assertedRoles: state.roles }),
+          : {
+              samlResponseHash: sha256Hex(state.samlResponse),
+              assertedRoles: state.roles,
+              idpNamedSession: state.named ?? {},
+            }),
         expiresAt: Math.floor(deps.now().getTime() / 1000) + SELECTION_TTL_SECONDS,
       });
       const selectPath = new URL(urls.select).pathname;
@@ -348,7 +363,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
         // Single use, even for two posts racing: a conditional put of the assertion id.
         const expiresAt =
           Math.ceil(verified.notOnOrAfter.getTime() / 1000) + provider.clockSkewSeconds;
-        if (!(await deps.state.claimAssertion(provider.id, verified.id, expiresAt))) {
+        if (!(await deps.state.claimAssertion(principalIssuer(provider), verified.id, expiresAt))) {
           throw samlRefusal('replayed');
         }
         if (verified.inResponseTo !== undefined) {
@@ -370,7 +385,10 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
           if (RELAY_STATE.test(relayState)) throw refusal('relay_state_invalid');
           state.target = relayState === 'credentials' ? 'credentials' : 'console';
         }
-        if (provider.mode === 'native') state.roles = assertedRoles(verified);
+        if (provider.mode === 'native') {
+          state.roles = assertedRoles(verified);
+          state.named = nativeSession(verified);
+        }
         return samlIdentity(provider, verified);
       },
     });
@@ -407,7 +425,12 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
           state.provider = provider;
           urls = spUrls(audit.baseUrl, provider);
           const selection = await deps.state.consumeSelection(sha256Hex(token), deps.now());
-          if (selection === undefined || selection.provider !== provider.id) {
+          // Also the issuer: a choice offered for another IdP's principal is not this one's.
+          if (
+            selection === undefined ||
+            selection.provider !== provider.id ||
+            selection.issuer !== principalIssuer(provider)
+          ) {
             throw refusal('selection_invalid');
           }
           // Login CSRF: a token lifted from one browser and posted from another is refused.
@@ -422,12 +445,17 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
             }
             state.samlResponse = samlResponse;
             state.roles = selection.assertedRoles ?? [];
+            state.named = selection.idpNamedSession ?? {};
           }
           state.target = selection.target;
           state.assertionId = selection.assertionId;
           return {
             provider: provider.id,
+            issuer: selection.issuer,
             subject: selection.subject,
+            ...(selection.nameIdFormat === undefined
+              ? {}
+              : { nameIdFormat: selection.nameIdFormat }),
             claims: restoredClaims(selection.claims),
           };
         },

@@ -28,7 +28,10 @@ export interface PendingLogin {
 
 export interface PendingSelection {
   provider: string;
+  /** The principal's issuer (the IdP entity id) when the choice was offered. */
+  issuer: string;
   subject: string;
+  nameIdFormat?: string;
   claims: Claims;
   target: LoginTarget;
   /** Mapping ids the user may choose from (all matched the verified assertion). */
@@ -44,6 +47,8 @@ export interface PendingSelection {
   samlResponseHash?: string;
   /** Native mode: the roles the assertion listed (ARNs, not secrets). */
   assertedRoles?: AssertedRole[];
+  /** Native mode: the session name and SourceIdentity the assertion sets, for the audit record. */
+  idpNamedSession?: { roleSessionName?: string; sourceIdentity?: string };
   expiresAt: number;
 }
 
@@ -51,8 +56,11 @@ export interface SamlStateStore {
   saveLogin(requestId: string, login: PendingLogin): Promise<void>;
   /** Removes and returns the login; undefined when unknown, used, expired or another provider's. */
   consumeLogin(requestId: string, provider: string, now: Date): Promise<PendingLogin | undefined>;
-  /** False when this assertion id was already presented (a replay). */
-  claimAssertion(provider: string, assertionId: string, expiresAt: number): Promise<boolean>;
+  /**
+   * False when this issuer's assertion id was already presented (a replay). Keyed on the IdP, not
+   * the provider entry: two entries sharing an entity id must not each accept the same assertion.
+   */
+  claimAssertion(issuer: string, assertionId: string, expiresAt: number): Promise<boolean>;
   saveSelection(tokenHash: string, selection: PendingSelection): Promise<void>;
   consumeSelection(tokenHash: string, now: Date): Promise<PendingSelection | undefined>;
 }
@@ -113,12 +121,13 @@ export class DynamoSamlStateStore implements SamlStateStore {
     }
   }
 
-  async claimAssertion(provider: string, assertionId: string, expiresAt: number): Promise<boolean> {
+  async claimAssertion(issuer: string, assertionId: string, expiresAt: number): Promise<boolean> {
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: `REPLAY#${provider}#${assertionId}`, sk: 'REPLAY', expiresAt },
+          // Hashed: an entity id may hold `#` and be up to 2,048 characters.
+          Item: { pk: `REPLAY#${sha256Hex(issuer)}#${assertionId}`, sk: 'REPLAY', expiresAt },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

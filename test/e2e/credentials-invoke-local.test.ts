@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +55,8 @@ describe('credentials (serverless invoke local with an event file)', () => {
       mapping: 'tenant-reader',
       roleArn: 'arn:aws:iam::123456789012:role/tvm/tenant-reader',
       durationSeconds: 900,
-      sourceIdentity: 'alice',
+      // The default SourceIdentity: the sub tagged with 8 hex of sha256(iss).
+      sourceIdentity: `alice@${createHash('sha256').update(tvm.issuer.issuer).digest('hex').slice(0, 8)}`,
       credentials: { accessKeyId: expect.stringMatching(/^ASIA/) },
     });
     // The printed result holds the credentials by design; the log lines before it must not.

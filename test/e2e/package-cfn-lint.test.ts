@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 import { childEnv, type RunResult, repoRoot, runCommand } from '../support/process.ts';
 
@@ -200,15 +201,43 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(parameters[0]).toMatch(/:parameter\/tvm\/prod\/saml-signing-key"\}?$/);
   });
 
-  it('allows no browser origin by default (CORS is an explicit per-stage allowlist)', () => {
-    const [, api] = resourcesOfType(template, 'AWS::ApiGatewayV2::Api')[0] ?? [];
-    expect(api?.Properties).toMatchObject({
-      CorsConfiguration: {
-        AllowOrigins: [],
-        AllowHeaders: ['authorization', 'content-type'],
-        AllowMethods: ['GET', 'POST', 'OPTIONS'],
-      },
+  it('answers CORS for exactly the prod allowlist of origins (none by default), methods and headers', async () => {
+    // Prepare: the stage's own param, as serverless.yml states it (prod falls back to default).
+    const params = (
+      parseDocument(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8')).toJS() as {
+        params: Record<string, { corsAllowedOrigins?: string[] } | undefined>;
+      }
+    ).params;
+    const origins = params.prod?.corsAllowedOrigins ?? params.default?.corsAllowedOrigins;
+    expect(origins).toEqual([]);
+
+    // Act
+    const apis = resourcesOfType(template, 'AWS::ApiGatewayV2::Api');
+
+    // Assess: exactly these keys, so no AllowCredentials, ExposeHeaders or wildcard creeps in.
+    expect(apis).toHaveLength(1);
+    expect(apis[0]?.[1].Properties.CorsConfiguration).toEqual({
+      AllowOrigins: origins,
+      AllowHeaders: ['authorization', 'content-type'],
+      AllowMethods: ['GET', 'POST', 'OPTIONS'],
+      MaxAge: 300,
     });
+  });
+
+  it('routes only declared methods: no ANY, $default or OPTIONS route (CORS preflights stay with API Gateway)', () => {
+    const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(
+      ([, route]) => route.Properties.RouteKey as string,
+    );
+    expect(routes.filter((key) => /^(ANY|OPTIONS) |^\$default$/.test(key))).toEqual([]);
+    // The refused methods reach the functions, which answer 405 with Allow (and audit).
+    expect(routes.filter((key) => key.endsWith(' /v1/credentials')).sort()).toEqual([
+      'DELETE /v1/credentials',
+      'GET /v1/credentials',
+      'HEAD /v1/credentials',
+      'PATCH /v1/credentials',
+      'POST /v1/credentials',
+      'PUT /v1/credentials',
+    ]);
   });
 
   it('throttles the API stage and the credentials routes at API Gateway', () => {

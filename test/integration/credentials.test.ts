@@ -89,7 +89,8 @@ describe('vend path against moto and a real OIDC issuer', () => {
       new QueryCommand({
         TableName: table.tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash('mobile', 'bob')}` },
+        // The principal's partition: issuer + subject, whichever provider entry matched.
+        ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash(issuer.issuer, 'bob')}` },
       }),
     );
     expect(Items).toHaveLength(1);
@@ -115,6 +116,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
 
     // Act
     await new DynamoDenyList(table.documentClient, table.tableName).add({
+      issuer: issuer.issuer,
       provider: 'mobile',
       subject: 'mallory',
       by: 'ops',
@@ -240,7 +242,7 @@ describe('rate limits against moto', () => {
         new QueryCommand({
           TableName: table.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash('mobile', 'racer')}` },
+          ExpressionAttributeValues: { ':pk': `AUDIT#${subjectHash(issuer.issuer, 'racer')}` },
         }),
       );
       expect(Items.filter((i) => i.outcome === 'allowed')).toHaveLength(10);

@@ -6,6 +6,7 @@ import {
   ListRolePoliciesCommand,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type AuditRecord, DynamoAuditSink, subjectHash } from '#shared/audit/audit.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
@@ -13,6 +14,7 @@ import { validateConfig } from '#shared/config/validate.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { defaultDeps, EXIT, runCli } from '../../scripts/cli/main.ts';
 import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
+import { IDP_CERTIFICATE } from '../fixtures/config/documents.ts';
 import { mapping, oidcProvider } from '../support/config-fixtures.ts';
 import { freshTable } from '../support/local-table.ts';
 
@@ -27,6 +29,8 @@ const POLICY = 'tvm-revoked-sessions';
 type Table = Awaited<ReturnType<typeof freshTable>>;
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** The issuer of config-fixtures' oidcProvider('mobile'): principals are issuer + subject. */
+const ISSUER = 'https://issuer.example.com';
 
 function expectedStatement(sourceIdentity: string, issuedBefore: string) {
   return {
@@ -178,7 +182,8 @@ describe('deny list and revoke against moto', () => {
       expect(added.code).toBe(EXIT.ok);
       expect(added.out).toContain('denied mobile/"alice" until 2030-06-01T12:00:00.000Z');
       expect(forever.code).toBe(EXIT.ok);
-      expect(await denyList().find('mobile', 'alice', now)).toEqual({
+      expect(await denyList().find(ISSUER, 'alice', [], now)).toEqual({
+        issuer: ISSUER,
         provider: 'mobile',
         subject: 'alice',
         until: '2030-06-01T12:00:00.000Z',
@@ -188,13 +193,14 @@ describe('deny list and revoke against moto', () => {
       });
       expect(listedNow.code).toBe(EXIT.ok);
       expect(listedNow.out.split('\n')).toEqual([
-        'subject      state   until                     by           at                        reason',
-        '"alice"      active  2030-06-01T12:00:00.000Z  ops@example  2030-06-01T10:00:00.000Z  phished',
-        '"auth0|bob"  active  never                     ops@example  2030-06-01T10:00:00.000Z',
+        'Principal: issuer "https://issuer.example.com" + subject (provider mobile).',
+        'subject      added via  state   until                     by           at                        reason',
+        '"alice"      mobile     active  2030-06-01T12:00:00.000Z  ops@example  2030-06-01T10:00:00.000Z  phished',
+        '"auth0|bob"  mobile     active  never                     ops@example  2030-06-01T10:00:00.000Z',
         '2 entries',
       ]);
-      expect(listedLater.out).toMatch(/^"alice" +expired +2030-06-01T12:00:00\.000Z/m);
-      expect(listedLater.out).toMatch(/^"auth0\|bob" +active +never/m);
+      expect(listedLater.out).toMatch(/^"alice" +mobile +expired +2030-06-01T12:00:00\.000Z/m);
+      expect(listedLater.out).toMatch(/^"auth0\|bob" +mobile +active +never/m);
       expect(listedLater.out).toContain('2 entries, 1 expired');
 
       // Act: remove both
@@ -216,7 +222,7 @@ describe('deny list and revoke against moto', () => {
       expect(removed.out).toContain('removed the deny entry of mobile/"alice"');
       expect(removedAgain.code).toBe(EXIT.invalid);
       expect(removedAgain.err).toContain('is not on the deny list');
-      expect(await denyList().find('mobile', 'alice', now)).toBeUndefined();
+      expect(await denyList().find(ISSUER, 'alice', ['mobile'], now)).toBeUndefined();
       expect(listedEmpty.out).toBe('No deny entries for provider mobile.');
     });
 
@@ -238,7 +244,7 @@ describe('deny list and revoke against moto', () => {
       // Assess
       expect(result.code).toBe(EXIT.invalid);
       expect(result.err).toMatch(message);
-      expect(await denyList().list('mobile')).toEqual([]);
+      expect(await denyList().list(ISSUER, ['mobile'])).toEqual([]);
     });
 
     it('refuses a provider that is not in the current config (exit 1)', async () => {
@@ -263,14 +269,14 @@ describe('deny list and revoke against moto', () => {
         );
         expect(result.err).toContain('its providers are: mobile');
       }
-      expect(await denyList().list('mobil')).toEqual([]);
+      expect(await denyList().list(undefined, ['mobil'])).toEqual([]);
     });
   });
 
   describe('revoke', () => {
     const subject = 'auth0|alice';
     /** The runtime's SourceIdentity for this sub: `|` is outside STS's pattern, so hashed. */
-    const hashedSub = `sha256-${sha256(subject).slice(0, 40)}`;
+    const hashedSub = `sha256-${sha256(JSON.stringify([ISSUER, subject])).slice(0, 40)}`;
     const email = 'alice@example.com';
     const other = 'bob'; // another principal already revoked on role A
     const now = new Date('2030-06-01T10:00:00.250Z');
@@ -292,7 +298,13 @@ describe('deny list and revoke against moto', () => {
       for (const name of ['role-a', 'role-b', 'role-c', 'role-d']) await createRole(name);
       await applyConfig({
         version: 1,
-        providers: [oidcProvider('mobile'), oidcProvider('corp', 'https://corp.example.com')],
+        providers: [
+          {
+            ...oidcProvider('mobile'),
+            claims: { groups: { type: 'list' }, email: { type: 'string' } },
+          },
+          oidcProvider('corp', 'https://corp.example.com'),
+        ],
         mappings: [
           mapping('m-default', 100, { roleArn: roleArn('role-a') }),
           mapping('m-email', 90, {
@@ -305,7 +317,9 @@ describe('deny list and revoke against moto', () => {
       });
       await putPolicy('role-a', POLICY, { Version: '2012-10-17', Statement: [otherStatement] });
       await putPolicy('role-a', 'app-access', appAccess);
-      const vend = { provider: 'mobile', subjectHash: subjectHash('mobile', subject) };
+      const vend = { provider: 'mobile', subjectHash: subjectHash(ISSUER, subject) };
+      // Records written before audit keys moved to the issuer hash the provider id: still read.
+      const legacy = { provider: 'mobile', subjectHash: subjectHash('mobile', subject) };
       await audit({
         ...vend,
         at: '2030-06-01T09:10:00.000Z',
@@ -321,7 +335,7 @@ describe('deny list and revoke against moto', () => {
         sourceIdentity: email,
       });
       await audit({
-        ...vend,
+        ...legacy,
         at: '2030-06-01T09:30:00.000Z',
         outcome: 'allowed',
         roleArn: roleArn('role-c'),
@@ -337,7 +351,7 @@ describe('deny list and revoke against moto', () => {
       });
       await audit({
         provider: 'mobile',
-        subjectHash: subjectHash('mobile', 'carol'),
+        subjectHash: subjectHash(ISSUER, 'carol'),
         at: '2030-06-01T09:50:00.000Z',
         outcome: 'allowed',
         roleArn: roleArn('role-d'),
@@ -387,7 +401,8 @@ describe('deny list and revoke against moto', () => {
       });
       expect(await policyOf('role-d')).toBeUndefined();
       expect(await policyOf('role-a', 'app-access')).toEqual(appAccess);
-      expect(await denyList().find('mobile', subject, now)).toEqual({
+      expect(await denyList().find(ISSUER, subject, [], now)).toEqual({
+        issuer: ISSUER,
         provider: 'mobile',
         subject,
         reason: 'stolen laptop',
@@ -442,7 +457,7 @@ describe('deny list and revoke against moto', () => {
       expect(result.code).toBe(EXIT.ok);
       expect(result.out).toContain(`+ would update ${roleArn('role-a')}`);
       expect(result.out).toContain('dry run: nothing was changed');
-      expect(await denyList().list('mobile')).toEqual([]);
+      expect(await denyList().list(ISSUER, ['mobile'])).toEqual([]);
       expect(await policyOf('role-a')).toEqual({
         Version: '2012-10-17',
         Statement: [otherStatement],
@@ -470,7 +485,7 @@ describe('deny list and revoke against moto', () => {
         Version: '2012-10-17',
         Statement: [otherStatement, expectedStatement(hashedSub, cutoff)],
       });
-      expect(await denyList().find('mobile', subject, now)).toBeDefined();
+      expect(await denyList().find(ISSUER, subject, [], now)).toBeDefined();
     });
 
     it('refuses to outgrow the inline policy limit, naming the role; --prune makes room', async () => {
@@ -509,6 +524,197 @@ describe('deny list and revoke against moto', () => {
       expect(await policyOf('role-a')).toEqual({
         Version: '2012-10-17',
         Statement: [otherStatement, expectedStatement(hashedSub, cutoff)],
+      });
+    });
+  });
+
+  describe('one principal (issuer + subject) across provider entries, and upgrades', () => {
+    const now = new Date('2030-06-01T10:00:00.250Z');
+    const cutoff = '2030-06-01T10:01:01Z';
+    /** Two app clients of one issuer: the client picks the entry, so controls must cover both. */
+    const twoEntries = [oidcProvider('mobile'), { ...oidcProvider('mobile2'), audiences: ['web'] }];
+
+    it('a legacy DENY#<provider> entry still denies, lists and lifts through any entry of its issuer', async () => {
+      // Prepare: an entry as deny lists wrote them before they keyed on the issuer.
+      await applyConfig({ version: 1, providers: twoEntries, mappings: [] });
+      await table.documentClient.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: {
+            pk: 'DENY#mobile',
+            sk: 'alice',
+            provider: 'mobile',
+            subject: 'alice',
+            by: 'ops@example',
+            at: '2030-05-01T00:00:00.000Z',
+          },
+        }),
+      );
+
+      // Act
+      const found = await denyList().find(ISSUER, 'alice', ['mobile', 'mobile2'], now);
+      const listed = await tvm(['deny', 'list', '--provider', 'mobile2'], table, now);
+      const removed = await tvm(
+        ['deny', 'remove', '--provider', 'mobile2', '--subject', 'alice'],
+        table,
+        now,
+      );
+
+      // Assess
+      expect(found).toMatchObject({ provider: 'mobile', subject: 'alice' });
+      expect(listed.code).toBe(EXIT.ok);
+      expect(listed.out).toContain(
+        'Principal: issuer "https://issuer.example.com" + subject (every provider sharing it: mobile, mobile2).',
+      );
+      expect(listed.out).toMatch(/^"alice" +DENY#mobile \(legacy\) +active +never/m);
+      expect(removed.code).toBe(EXIT.ok);
+      expect(await denyList().find(ISSUER, 'alice', ['mobile', 'mobile2'], now)).toBeUndefined();
+    });
+
+    it('deny add through one entry is stored under the issuer and found through the other', async () => {
+      // Prepare
+      await applyConfig({ version: 1, providers: twoEntries, mappings: [] });
+
+      // Act
+      const added = await tvm(
+        ['deny', 'add', '--provider', 'mobile', '--subject', 'bob'],
+        table,
+        now,
+      );
+
+      // Assess
+      expect(added.code).toBe(EXIT.ok);
+      expect(added.out).toContain('every provider sharing it: mobile, mobile2');
+      const { Item } = await table.documentClient.send(
+        new GetCommand({
+          TableName: table.tableName,
+          Key: { pk: `DENY#ISS#${ISSUER}`, sk: 'bob' },
+        }),
+      );
+      expect(Item).toMatchObject({ issuer: ISSUER, provider: 'mobile', subject: 'bob' });
+      expect(await denyList().find(ISSUER, 'bob', ['mobile2'], now)).toBeDefined();
+    });
+
+    it('revoke through one entry covers the mappings of every entry of the issuer', async () => {
+      // Prepare
+      for (const name of ['role-a', 'role-b']) await createRole(name);
+      await applyConfig({
+        version: 1,
+        providers: twoEntries,
+        mappings: [
+          mapping('m-a', 100, { roleArn: roleArn('role-a') }),
+          mapping('m-b', 90, { provider: 'mobile2', roleArn: roleArn('role-b') }),
+        ],
+      });
+      const sourceIdentity = `alice@${sha256(ISSUER).slice(0, 8)}`;
+
+      // Act
+      const result = await tvm(
+        ['revoke', '--provider', 'mobile2', '--subject', 'alice'],
+        table,
+        now,
+      );
+
+      // Assess
+      expect(result.err).toBe('');
+      expect(result.code).toBe(EXIT.ok);
+      for (const name of ['role-a', 'role-b']) {
+        expect(await policyOf(name)).toEqual({
+          Version: '2012-10-17',
+          Statement: [expectedStatement(sourceIdentity, cutoff)],
+        });
+      }
+    });
+
+    describe('a SAML provider in native mode', () => {
+      const ENTITY = 'https://idp.corp.example/saml';
+      const native = {
+        id: 'corp',
+        type: 'saml',
+        entityId: ENTITY,
+        ssoUrl: 'https://idp.corp.example/sso',
+        certificates: [IDP_CERTIFICATE],
+        spEntityId: 'https://tvm.example.com/v1/saml/corp/metadata',
+        mode: 'native',
+      };
+      const subject = 'alice@corp.example';
+
+      async function prepareNative() {
+        await createRole('role-n');
+        await applyConfig({
+          version: 1,
+          providers: [native],
+          mappings: [
+            {
+              id: 'corp-admin',
+              provider: 'corp',
+              priority: 10,
+              match: { claim: 'sub', op: 'exists' },
+              roleArn: roleArn('role-n'),
+            },
+          ],
+        });
+      }
+
+      it('revokes the sessions by the role session name the assertion set (aws:userid)', async () => {
+        // Prepare: a native login's record says what the IdP named the session.
+        await prepareNative();
+        await audit({
+          provider: 'corp',
+          subjectHash: subjectHash(ENTITY, subject),
+          at: '2030-06-01T09:10:00.000Z',
+          outcome: 'allowed',
+          roleArn: roleArn('role-n'),
+          sessionNamedBy: 'assertion',
+          roleSessionName: 'alice.smith',
+        });
+
+        // Act
+        const result = await tvm(
+          ['revoke', '--provider', 'corp', '--subject', subject],
+          table,
+          now,
+        );
+
+        // Assess: by hand, the statement STS sessions named alice.smith match.
+        expect(result.err).toBe('');
+        expect(result.code).toBe(EXIT.ok);
+        expect(await policyOf('role-n')).toEqual({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: `TvmRevoke${sha256('aws:userid\u0000alice.smith').slice(0, 16)}`,
+              Effect: 'Deny',
+              Action: '*',
+              Resource: '*',
+              Condition: {
+                StringLike: { 'aws:userid': '*:alice.smith' },
+                DateLessThan: { 'aws:TokenIssueTime': cutoff },
+              },
+            },
+          ],
+        });
+        expect(result.out).toContain('aws:userid *:alice.smith');
+      });
+
+      it('fails (exit 3) when nothing says what the IdP named the sessions, after denying', async () => {
+        // Prepare: no native record of this principal.
+        await prepareNative();
+
+        // Act
+        const result = await tvm(
+          ['revoke', '--provider', 'corp', '--subject', subject],
+          table,
+          now,
+        );
+
+        // Assess
+        expect(result.code).toBe(EXIT.upstream);
+        expect(result.err).toContain('✗ not revoked: provider corp is in SAML native mode');
+        expect(result.err).toContain('the deny entry is in place');
+        expect(result.out).not.toContain('nothing was changed');
+        expect(await policyOf('role-n')).toBeUndefined();
+        expect(await denyList().find(ENTITY, subject, [], now)).toBeDefined();
       });
     });
   });

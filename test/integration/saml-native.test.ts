@@ -22,7 +22,7 @@ describe('saml native mode (moto STS)', () => {
           id: 'native-admin',
           provider: SAML_TEST.provider,
           priority: 10,
-          match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+          match: { claim: 'groups', op: 'contains', value: 'aws-admins' },
           roleArn: ROLE,
           durationSeconds: 7200,
         },
@@ -54,13 +54,17 @@ describe('saml native mode (moto STS)', () => {
     expect(identity.Arn).toBe(
       'arn:aws:sts::123456789012:assumed-role/corp-admin/alice@corp.example',
     );
+    // The audit record names the session as STS did (what revoke matches), not as the TVM would.
     expect(h.audits).toEqual([
       expect.objectContaining({
         outcome: 'allowed',
         mappingId: 'native-admin',
         durationSeconds: 7200,
+        sessionNamedBy: 'assertion',
+        roleSessionName: identity.Arn?.split('/').at(-1),
       }),
     ]);
+    expect(h.audits[0]).not.toHaveProperty('sourceIdentity');
     sts.destroy();
   });
 });

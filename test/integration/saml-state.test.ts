@@ -31,7 +31,8 @@ describe('saml-state (DynamoDB)', () => {
     const { Item } = await table.documentClient.send(
       new GetCommand({
         TableName: table.tableName,
-        Key: { pk: 'REPLAY#corp#_assert-1', sk: 'REPLAY' },
+        // Keyed on the IdP (hashed: an entity id may hold `#`), not on a provider entry.
+        Key: { pk: `REPLAY#${sha256Hex('corp')}#_assert-1`, sk: 'REPLAY' },
       }),
     );
     expect(Item?.expiresAt).toBe(inTenMinutes);
@@ -75,6 +76,7 @@ describe('saml-state (DynamoDB)', () => {
     const hash = sha256Hex('token');
     await store.saveSelection(hash, {
       provider: 'corp',
+      issuer: 'https://idp.corp.example/saml',
       subject: 'alice@corp.example',
       claims: { sub: 'alice@corp.example', groups: ['a', 'b'] },
       target: 'credentials',

@@ -9,7 +9,13 @@ export function oidcProvider(
   id = 'mobile',
   issuer = 'https://issuer.example.com',
 ): Record<string, unknown> {
-  return { id, type: 'oidc', issuer, audiences: ['mobile-app'] };
+  return {
+    id,
+    type: 'oidc',
+    issuer,
+    audiences: ['mobile-app'],
+    claims: { groups: { type: 'list' } },
+  };
 }
 
 export function mapping(

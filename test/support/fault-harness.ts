@@ -562,6 +562,12 @@ export async function startFaultHarness(options: FaultHarnessOptions = {}): Prom
       const headers: Record<string, string> = {};
       if (call.authorization !== undefined) headers.authorization = call.authorization;
       else if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
+      // Like a real client: a JSON body comes with its media type (a missing one is a 415).
+      const contentType =
+        call.contentType === undefined && call.body !== undefined
+          ? 'application/json'
+          : call.contentType;
+      if (typeof contentType === 'string') headers['content-type'] = contentType;
       const event = httpEvent({
         method: call.method ?? 'POST',
         path: '/v1/credentials',
@@ -616,6 +622,7 @@ export async function startFaultHarness(options: FaultHarnessOptions = {}): Prom
     },
     async deny(subject, denyOptions = {}) {
       await denyList.add({
+        issuer: issuer.issuer,
         provider: 'mobile',
         subject,
         ...(denyOptions.until === undefined ? {} : { until: denyOptions.until }),

@@ -48,7 +48,7 @@ export function oidcConfig(
         type: 'oidc',
         issuer: issuer.issuer,
         audiences: [TEST_AUDIENCE],
-        claims: { tenant: { maxLength: 32 } },
+        claims: { tenant: { type: 'string', maxLength: 32 }, groups: { type: 'list' } },
         ...options.provider,
       },
     ],
@@ -87,7 +87,7 @@ export function harnessConfig(
         audiences: [TEST_AUDIENCE, 'second-client'],
         authorizedParties: [TEST_AUDIENCE],
         preset: 'cognito',
-        claims: { tenant: { maxLength: 32 } },
+        claims: { tenant: { type: 'string', maxLength: 32 }, groups: { type: 'list' } },
         jwks: { cooldownSeconds: 30 },
         rateLimits: {
           perPrincipal: { limit: 10, windowSeconds: 60 },

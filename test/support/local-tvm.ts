@@ -56,7 +56,8 @@ export async function startOffline(
       '--lambdaPort',
       String(lambdaPort),
     ],
-    { env },
+    // No hot reload: a rebuild (someone editing shared/) would fail the requests in flight.
+    { env: { ...env, TVM_OFFLINE_WATCH: '.esbuild/no-hot-reload' } },
   );
   const ready = waitForHttp(`${baseUrl}/v1/health`, { timeoutMs: 90_000, process: server });
   return { server, baseUrl, ready };

@@ -1,24 +1,53 @@
 import { RateLimitedError } from '#shared/errors.ts';
-import { type DenyEntry, type DenyList, inForce } from '#shared/guard/deny-list.ts';
+import {
+  type DenyEntry,
+  type DenyList,
+  denyPartition,
+  inForce,
+  legacyDenyPartition,
+} from '#shared/guard/deny-list.ts';
 import { fixedWindow, type RateLimiter } from '#shared/guard/rate-limit.ts';
 import type { PendingLogin, PendingSelection, SamlStateStore } from '#shared/saml/state.ts';
 
 /** In-memory twins of the DynamoDB guards, with the same semantics, for in-process tests. */
 export class MemoryDenyList implements DenyList {
+  /** Keyed like the table: `<pk>\0<sk>`, so legacy `DENY#<provider>` entries can be planted. */
   readonly entries = new Map<string, DenyEntry>();
-  async find(provider: string, subject: string, now: Date): Promise<DenyEntry | undefined> {
-    const entry = this.entries.get(`${provider}\u0000${subject}`);
-    return entry !== undefined && inForce(entry, now) ? entry : undefined;
+  async find(issuer: string, subject: string, legacy: readonly string[], now: Date) {
+    return partitions(issuer, legacy)
+      .map((pk) => this.entries.get(`${pk}\u0000${subject}`))
+      .find((entry) => entry !== undefined && inForce(entry, now));
   }
-  async add(entry: DenyEntry): Promise<void> {
-    this.entries.set(`${entry.provider}\u0000${entry.subject}`, entry);
+  async add(entry: DenyEntry & { issuer: string }): Promise<void> {
+    this.entries.set(`${denyPartition(entry.issuer)}\u0000${entry.subject}`, entry);
   }
-  async remove(provider: string, subject: string): Promise<boolean> {
-    return this.entries.delete(`${provider}\u0000${subject}`);
+  /** Writes an entry the way deny lists did before they keyed on the issuer. */
+  addLegacy(entry: Omit<DenyEntry, 'issuer'>): void {
+    this.entries.set(`${legacyDenyPartition(entry.provider)}\u0000${entry.subject}`, entry);
   }
-  async list(provider: string): Promise<DenyEntry[]> {
-    return [...this.entries.values()].filter((entry) => entry.provider === provider);
+  async remove(
+    issuer: string | undefined,
+    subject: string,
+    legacy: readonly string[],
+  ): Promise<boolean> {
+    const removed = partitions(issuer, legacy).map((pk) =>
+      this.entries.delete(`${pk}\u0000${subject}`),
+    );
+    return removed.some(Boolean);
   }
+  async list(issuer: string | undefined, legacy: readonly string[]): Promise<DenyEntry[]> {
+    const wanted = new Set(partitions(issuer, legacy));
+    return [...this.entries].flatMap(([key, entry]) =>
+      wanted.has(key.slice(0, key.indexOf('\u0000'))) ? [entry] : [],
+    );
+  }
+}
+
+function partitions(issuer: string | undefined, legacy: readonly string[]): string[] {
+  return [
+    ...(issuer === undefined ? [] : [denyPartition(issuer)]),
+    ...legacy.map(legacyDenyPartition),
+  ];
 }
 
 export class MemoryRateLimiter implements RateLimiter {
@@ -55,8 +84,8 @@ export class MemorySamlStateStore implements SamlStateStore {
     return login.expiresAt * 1000 > now.getTime() ? login : undefined;
   }
 
-  async claimAssertion(provider: string, assertionId: string, expiresAt: number) {
-    const key = `${provider}#${assertionId}`;
+  async claimAssertion(issuer: string, assertionId: string, expiresAt: number) {
+    const key = JSON.stringify([issuer, assertionId]);
     if (this.replays.has(key)) return false;
     this.replays.set(key, expiresAt);
     return true;

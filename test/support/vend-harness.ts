@@ -40,12 +40,15 @@ export const STS_ANSWER = {
 export { harnessConfig };
 
 export interface CallOptions {
-  method?: 'GET' | 'POST';
+  /** POST by default; any other method than GET or POST must be refused. */
+  method?: string;
   /** A token, sent as `Bearer <token>`. */
   token?: string;
   /** The raw Authorization header, when a test needs a malformed one. */
   authorization?: string;
   body?: string;
+  /** The body's Content-Type: `application/json` when a body is sent, none when `null`. */
+  contentType?: string | null;
   query?: Record<string, string>;
 }
 
@@ -141,6 +144,11 @@ export async function startHarness(
       const headers: Record<string, string> = {};
       if (call.authorization !== undefined) headers.authorization = call.authorization;
       else if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`;
+      const contentType =
+        call.contentType === undefined && call.body !== undefined
+          ? 'application/json'
+          : call.contentType;
+      if (typeof contentType === 'string') headers['content-type'] = contentType;
       const event = httpEvent({
         method: call.method ?? 'POST',
         path: '/v1/credentials',
@@ -172,6 +180,8 @@ const GENERIC: Record<number, { type: string; title: string }> = {
   400: { type: 'urn:tvm:problem:bad-request', title: 'Bad Request' },
   401: { type: 'urn:tvm:problem:authentication', title: 'Unauthorized' },
   403: { type: 'urn:tvm:problem:forbidden', title: 'Forbidden' },
+  405: { type: 'urn:tvm:problem:method-not-allowed', title: 'Method Not Allowed' },
+  415: { type: 'urn:tvm:problem:unsupported-media-type', title: 'Unsupported Media Type' },
   429: { type: 'urn:tvm:problem:rate-limited', title: 'Too Many Requests' },
   413: { type: 'urn:tvm:problem:payload-too-large', title: 'Payload Too Large' },
   503: { type: 'urn:tvm:problem:upstream', title: 'Service Unavailable' },

@@ -2,7 +2,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthFailureReason } from '#shared/auth/identity.ts';
 import { createOidcAuthenticator, MAX_TOKEN_CHARS } from '#shared/auth/oidc.ts';
-import type { OidcProvider } from '#shared/config/schema.ts';
+import { type OidcProvider, OidcProviderSchema } from '#shared/config/schema.ts';
 import { AuthenticationError } from '#shared/errors.ts';
 import {
   assembleToken,
@@ -476,12 +476,6 @@ describe('oidc authenticate', () => {
         'provider_mismatch',
       );
     });
-
-    it('rejects an access token by its typ (at+jwt) even when no typ is required', async () => {
-      const { authenticate } = setup();
-      const token = await idp.mint({}, { header: { typ: 'at+jwt' } });
-      await expectRejectedWithoutFetch(() => authenticate(token), 'typ_mismatch');
-    });
   });
 
   describe('rejects after verification', () => {
@@ -608,10 +602,10 @@ describe('oidc authenticate', () => {
       await expectRejected(() => authenticate(token), 'invalid_claims');
     });
 
-    it('rejects a Cognito access token (token_use access) presented as an ID token', async () => {
+    it('rejects a Cognito access token (token_use access) as an access token', async () => {
       const { authenticate } = setup({ preset: 'cognito' });
       const token = await idp.mint({ token_use: 'access', client_id: TEST_AUDIENCE });
-      await expectRejected(() => authenticate(token), 'token_use_mismatch');
+      await expectRejected(() => authenticate(token), 'access_token');
     });
 
     it('rejects a Cognito-shaped access token (client_id, no aud)', async () => {
@@ -666,6 +660,212 @@ describe('oidc authenticate', () => {
     });
   });
 
+  describe('access tokens stay out', () => {
+    /** The refusal every marker gives: its own reason, and the marker in the cause. */
+    async function expectAccessToken(attempt: Promise<unknown>, marker: string): Promise<void> {
+      const error = await failureOf(attempt);
+      expect(error.code).toBe('ERR_AUTHENTICATION');
+      expect(error.reason).toBe('access_token');
+      expect(error.cause).toEqual({ marker });
+    }
+
+    const ALL_SWITCHES: Parameters<typeof providerFor>[1] = {
+      allowAccessTokenMarkers: ['payload_typ', 'token_use', 'scope'],
+    };
+
+    describe('header typ at+jwt (RFC 9068)', () => {
+      it.each(['at+jwt', 'application/at+jwt', 'AT+JWT'])('refuses header typ %s', async (typ) => {
+        const { authenticate } = setup();
+        const token = await idp.mint({}, { header: { typ } });
+        await expectAccessToken(authenticate(token), 'header_typ');
+      });
+
+      it('refuses at+jwt when the provider requires another typ', async () => {
+        const { authenticate } = setup({ requiredTyp: 'JWT' });
+        const token = await idp.mint({}, { header: { typ: 'at+jwt' } });
+        await expectAccessToken(authenticate(token), 'header_typ');
+      });
+
+      it('refuses at+jwt whatever markers the provider allows', async () => {
+        const { authenticate } = setup(ALL_SWITCHES);
+        const token = await idp.mint({}, { header: { typ: 'at+jwt' } });
+        await expectAccessToken(authenticate(token), 'header_typ');
+      });
+
+      it('reads the marker from verified bytes only: a forged at+jwt token is a bad signature', async () => {
+        // Prepare
+        const { authenticate } = setup();
+        const [header, , signature] = (await idp.mint({}, { header: { typ: 'at+jwt' } })).split(
+          '.',
+        );
+        const payload = Buffer.from(JSON.stringify(validClaims(idp.issuer, START_MS))).toString(
+          'base64url',
+        );
+
+        // Act / Assess
+        await expectRejected(
+          () => authenticate(`${header}.${payload}.${signature}`),
+          'signature_invalid',
+        );
+      });
+
+      it('cannot be switched off, nor required, in the config', () => {
+        const base = { id: 'idp', type: 'oidc', issuer: idp.issuer, audiences: [TEST_AUDIENCE] };
+        expect(
+          OidcProviderSchema.safeParse({ ...base, allowAccessTokenMarkers: ['header_typ'] })
+            .success,
+        ).toBe(false);
+        for (const requiredTyp of ['at+jwt', 'application/AT+JWT']) {
+          const parsed = OidcProviderSchema.safeParse({ ...base, requiredTyp });
+          expect(parsed.success).toBe(false);
+          expect(parsed.error?.issues[0]?.message).toMatch(/access token/);
+        }
+        expect(OidcProviderSchema.parse(base).allowAccessTokenMarkers).toEqual([]);
+      });
+    });
+
+    describe('payload typ Bearer (Keycloak)', () => {
+      it.each(['Bearer', 'bearer', 'BEARER'])('refuses payload typ %s', async (typ) => {
+        const { authenticate } = setup();
+        await expectAccessToken(authenticate(await idp.mint({ typ })), 'payload_typ');
+      });
+
+      it('refuses a Keycloak access token that an audience mapper addressed to us', async () => {
+        // Prepare: what Keycloak 26 issues, header typ JWT, once our client id is in `aud`.
+        const { authenticate } = setup();
+        const token = await idp.mint(
+          {
+            typ: 'Bearer',
+            aud: [TEST_AUDIENCE, 'account'],
+            azp: TEST_AUDIENCE,
+            scope: 'openid profile email',
+            sid: '7d4c1f0e-5b7a-4a57-9d43-2f4d8c1e6a10',
+            realm_access: { roles: ['default-roles-tvm', 'offline_access'] },
+            preferred_username: 'alice',
+          },
+          { header: { typ: 'JWT' } },
+        );
+
+        // Act / Assess
+        await expectAccessToken(authenticate(token), 'payload_typ');
+      });
+
+      it('accepts a Keycloak ID token (payload typ ID)', async () => {
+        const { authenticate } = setup();
+        const token = await idp.mint({ typ: 'ID', azp: TEST_AUDIENCE, sid: 's-1', at_hash: 'x' });
+        await expect(authenticate(token)).resolves.toMatchObject({ subject: TEST_SUBJECT });
+      });
+
+      it('accepts typ Bearer when the provider allows payload_typ, and nothing more', async () => {
+        const { authenticate } = setup({ allowAccessTokenMarkers: ['payload_typ'] });
+        await expect(authenticate(await idp.mint({ typ: 'Bearer' }))).resolves.toMatchObject({
+          subject: TEST_SUBJECT,
+        });
+        await expectAccessToken(
+          authenticate(await idp.mint({ typ: 'Bearer', token_use: 'access' })),
+          'token_use',
+        );
+      });
+    });
+
+    describe('token_use access (Cognito)', () => {
+      it.each(['access', 'Access'])(
+        'refuses token_use %s for a provider without the cognito preset',
+        async (tokenUse) => {
+          const { authenticate } = setup();
+          const token = await idp.mint({ token_use: tokenUse, client_id: TEST_AUDIENCE });
+          await expectAccessToken(authenticate(token), 'token_use');
+        },
+      );
+
+      it('accepts token_use access when the provider allows token_use, and nothing more', async () => {
+        const { authenticate } = setup({ allowAccessTokenMarkers: ['token_use'] });
+        await expect(authenticate(await idp.mint({ token_use: 'access' }))).resolves.toMatchObject({
+          subject: TEST_SUBJECT,
+        });
+        await expectAccessToken(
+          authenticate(
+            await idp.mint({ token_use: 'access', scope: 'aws.cognito.signin.user.admin' }),
+          ),
+          'scope',
+        );
+      });
+
+      it('keeps the cognito preset strict when token_use is allowed', async () => {
+        const { authenticate } = setup({
+          preset: 'cognito',
+          allowAccessTokenMarkers: ['token_use'],
+        });
+        const token = await idp.mint({ token_use: 'access' });
+        await expectRejected(() => authenticate(token), 'token_use_mismatch');
+      });
+    });
+
+    describe('scope or scp (Okta, Entra ID, Auth0)', () => {
+      it.each([
+        ['an Auth0 scope string', { scope: 'openid profile read:reports' }],
+        ['an Okta scp list', { scp: ['openid', 'email'], cid: TEST_AUDIENCE, ver: 1 }],
+        ['an Entra ID scp string', { scp: 'User.Read', ver: '2.0', tid: 'tenant' }],
+        ['an empty scope', { scope: '' }],
+        ['a scope that is not a string', { scope: { read: true } }],
+      ])('refuses %s', async (_label, claims) => {
+        const { authenticate } = setup();
+        await expectAccessToken(authenticate(await idp.mint(claims)), 'scope');
+      });
+
+      it.each([
+        ['payload typ ID (Keycloak)', { typ: 'ID' }],
+        ['token_use id (Cognito)', { token_use: 'id' }],
+      ])('accepts scope on a token marked as an ID token by %s', async (_label, marker) => {
+        const { authenticate } = setup();
+        const token = await idp.mint({ scope: 'openid email', ...marker });
+        await expect(authenticate(token)).resolves.toMatchObject({ subject: TEST_SUBJECT });
+      });
+
+      it.each([
+        ['typ id', { typ: 'id' }],
+        ['token_use ID', { token_use: 'ID' }],
+      ])('counts only the exact ID-token markers, not %s', async (_label, marker) => {
+        const { authenticate } = setup();
+        const token = await idp.mint({ scp: ['openid'], ...marker });
+        await expectAccessToken(authenticate(token), 'scope');
+      });
+
+      it('accepts scope when the provider allows scope, and nothing more', async () => {
+        const { authenticate } = setup({ allowAccessTokenMarkers: ['scope'] });
+        await expect(authenticate(await idp.mint({ scp: ['openid'] }))).resolves.toMatchObject({
+          subject: TEST_SUBJECT,
+        });
+        await expectAccessToken(
+          authenticate(await idp.mint({ scope: 'openid', typ: 'Bearer' })),
+          'payload_typ',
+        );
+      });
+    });
+
+    it('accepts every switchable marker at once when all are allowed', async () => {
+      const { authenticate } = setup(ALL_SWITCHES);
+      const token = await idp.mint({ typ: 'Bearer', token_use: 'access', scope: 'openid' });
+      await expect(authenticate(token)).resolves.toMatchObject({ subject: TEST_SUBJECT });
+    });
+
+    it('refuses markers for a provider stored before the switch existed', async () => {
+      // Prepare: a generation applied by an older version has no allowAccessTokenMarkers.
+      const { authenticate, provider } = setup();
+      const { allowAccessTokenMarkers: _dropped, ...legacy } = provider;
+
+      // Act / Assess
+      const legacyProviders = [legacy as OidcProvider];
+      await expectAccessToken(
+        authenticate(await idp.mint({ typ: 'Bearer' }), legacyProviders),
+        'payload_typ',
+      );
+      await expect(authenticate(await idp.mint(), legacyProviders)).resolves.toMatchObject({
+        subject: TEST_SUBJECT,
+      });
+    });
+  });
+
   describe('claims', () => {
     it('keeps __proto__ and constructor claims as plain keys that pollute nothing', async () => {
       // Prepare
@@ -692,8 +892,10 @@ describe('oidc authenticate', () => {
       expect(Object.getPrototypeOf(identity.claims)).toBeNull();
       expect(identity.claims.admin).toBeUndefined();
       expect(identity.claims.groups).toBeUndefined();
-      expect(Object.hasOwn(identity.claims, '__proto__')).toBe(false);
-      expect(Object.hasOwn(identity.claims, 'constructor')).toBe(false);
+      // Kept as an own, plain (null-prototype) object claim: nothing is inherited from it.
+      const proto = Object.getOwnPropertyDescriptor(identity.claims, '__proto__')?.value;
+      expect(Object.getPrototypeOf(proto)).toBeNull();
+      expect(Object.isFrozen(proto)).toBe(true);
       expect(({} as Record<string, unknown>).admin).toBeUndefined();
       expect(Object.getOwnPropertyDescriptor(stringIdentity.claims, '__proto__')?.value).toBe(
         'admins',
@@ -705,7 +907,7 @@ describe('oidc authenticate', () => {
       expect(({} as Record<string, unknown>).constructor).toBe(Object);
     });
 
-    it('drops claims of a type matching cannot use (object, number array, null)', async () => {
+    it('keeps claims of every type as sent, frozen, so a wrong type is malformed, never missing', async () => {
       // Prepare
       const { authenticate } = setup();
       const token = await idp.mint({
@@ -719,12 +921,14 @@ describe('oidc authenticate', () => {
       // Act
       const { claims } = await authenticate(token);
 
-      // Assess
-      expect('groups' in claims).toBe(false);
-      expect('roles' in claims).toBe(false);
-      expect('mixed' in claims).toBe(false);
-      expect('nothing' in claims).toBe(false);
+      // Assess: decide() reads them against the declared types (shared/config/claims.ts).
+      expect(claims.groups).toEqual({ admins: true });
+      expect(claims.roles).toEqual([1, 2, 3]);
+      expect(claims.mixed).toEqual(['a', 1]);
+      expect(claims.nothing).toBeNull();
       expect(claims.team).toBe('blue');
+      expect(Object.isFrozen(claims.mixed)).toBe(true);
+      expect(Object.isFrozen(claims.groups)).toBe(true);
     });
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigAdmin } from '#shared/config/store.ts';
@@ -11,8 +12,10 @@ import {
   revocationCutoff,
   revokePrincipal,
   revokeStatement,
+  type VendedSession,
 } from '#shared/guard/revoke.ts';
 import { type CliDeps, EXIT, parseUntil, runCli } from '../../../scripts/cli/main.ts';
+import { CERTIFICATE_VALID_AT, IDP_CERTIFICATE } from '../../fixtures/config/documents.ts';
 
 /** No test here may reach AWS: opening any store fails the test. */
 const offline: CliDeps = {
@@ -46,13 +49,36 @@ async function run(args: string[], deps: CliDeps = offline) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-function config(mappings: Record<string, unknown>[]): TvmConfig {
+const ISSUER = 'https://issuer.example.com';
+const MOBILE = {
+  id: 'mobile',
+  type: 'oidc',
+  issuer: ISSUER,
+  audiences: ['app'],
+  claims: { email: { type: 'string' } },
+};
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** The default SourceIdentity, written out by hand: `<sub>@<8 hex of sha256(issuer)>`. */
+const defaultSi = (sub: string, issuer = ISSUER) => `${sub}@${sha256(issuer).slice(0, 8)}`;
+/** A SAML provider in native mode whose IdP is `entityId`. */
+const nativeSaml = (id: string, entityId = 'https://idp.corp.example/saml') => ({
+  id,
+  type: 'saml',
+  entityId,
+  ssoUrl: 'https://idp.corp.example/sso',
+  certificates: [IDP_CERTIFICATE],
+  spEntityId: `https://tvm.example.com/v1/saml/${id}/metadata`,
+  mode: 'native',
+});
+
+function config(
+  mappings: Record<string, unknown>[],
+  providers: Record<string, unknown>[] = [MOBILE],
+): TvmConfig {
   const result = validateConfig(
     {
       version: 1,
-      providers: [
-        { id: 'mobile', type: 'oidc', issuer: 'https://issuer.example.com', audiences: ['app'] },
-      ],
+      providers,
       mappings: mappings.map((mapping, index) => ({
         provider: 'mobile',
         priority: 100 - index,
@@ -60,7 +86,7 @@ function config(mappings: Record<string, unknown>[]): TvmConfig {
         ...mapping,
       })),
     },
-    { stage: 'prod' },
+    { stage: 'prod', now: CERTIFICATE_VALID_AT },
   );
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return result.config;
@@ -220,21 +246,26 @@ describe('planRevocation', () => {
           sourceIdentity: '{{claims.email}}',
         },
       ]),
-      'mobile',
+      ISSUER,
       'alice',
       [
         // Same role name under another path: IAM names are unique per account, so one target.
-        { roleArn: 'arn:aws:iam::123456789012:role/old/reader', sourceIdentity: 'alice-old' },
-        { roleArn: 'not-an-arn', sourceIdentity: 'alice' },
+        {
+          roleArn: 'arn:aws:iam::123456789012:role/old/reader',
+          sourceIdentity: 'alice-old',
+          namedByAssertion: false,
+        },
+        { roleArn: 'not-an-arn', sourceIdentity: 'alice', namedByAssertion: false },
       ],
     );
 
     expect(
       plan.targets.map((target) => [target.role.roleName, [...target.sourceIdentities.keys()]]),
     ).toEqual([
-      ['reader', ['alice', 'alice-old']],
+      ['reader', ['alice-old', defaultSi('alice')]],
       ['writer', ['app-alice']],
     ]);
+    expect(plan.unknowable).toEqual([]);
     expect(plan.underivable).toEqual([
       { mappingId: 'by-email', roleArn: 'arn:aws:iam::123456789012:role/tvm/mail' },
     ]);
@@ -287,7 +318,10 @@ describe('revokePrincipal', () => {
     expect(result.issuedBefore).toBe(revocationCutoff(new Date('2030-06-01T10:00:05.000Z')));
     expect(result.issuedBefore).toBe('2030-06-01T10:01:05Z');
     expect(written.map((document) => JSON.parse(document))).toEqual([
-      { Version: '2012-10-17', Statement: [revokeStatement('alice', '2030-06-01T10:01:05Z')] },
+      {
+        Version: '2012-10-17',
+        Statement: [revokeStatement(defaultSi('alice'), '2030-06-01T10:01:05Z')],
+      },
     ]);
   });
 
@@ -323,6 +357,218 @@ describe('revokePrincipal', () => {
         'failed',
         'cannot tell which account the IAM credentials are for (CredentialsProviderError: no credentials)',
       ],
+    ]);
+  });
+});
+
+describe('revoke covers the principal, not one provider entry', () => {
+  const role = (name: string) => `arn:aws:iam::123456789012:role/tvm/${name}`;
+  const cutoff = '2030-06-01T10:01:00Z';
+  /** Written out by hand: what a native session without a SourceIdentity is revoked by. */
+  const byUserid = (name: string) => ({
+    Sid: `TvmRevoke${sha256(`aws:userid\u0000${name}`).slice(0, 16)}`,
+    Effect: 'Deny',
+    Action: '*',
+    Resource: '*',
+    Condition: {
+      StringLike: { 'aws:userid': `*:${name}` },
+      DateLessThan: { 'aws:TokenIssueTime': cutoff },
+    },
+  });
+  const bySourceIdentity = (value: string) => ({
+    Sid: `TvmRevoke${sha256(value).slice(0, 16)}`,
+    Effect: 'Deny',
+    Action: '*',
+    Resource: '*',
+    Condition: {
+      StringEquals: { 'aws:SourceIdentity': value },
+      DateLessThan: { 'aws:TokenIssueTime': cutoff },
+    },
+  });
+
+  /** revokePrincipal with in-memory fakes; returns what was written per role and denied. */
+  async function revoke(
+    provider: string,
+    subject: string,
+    setup: { config: TvmConfig; vended?: VendedSession[] },
+  ) {
+    const written = new Map<string, unknown>();
+    const denied: DenyEntry[] = [];
+    const historyCalls: unknown[][] = [];
+    const result = await revokePrincipal(
+      { provider, subject, by: 'ops', dryRun: false, prune: false },
+      {
+        config: setup.config,
+        denyList: {
+          add: async (entry) => {
+            denied.push(entry);
+          },
+          find: async () => undefined,
+          remove: async () => false,
+          list: async () => [],
+        },
+        history: {
+          vendedSessions: async (...args) => {
+            historyCalls.push(args);
+            return setup.vended ?? [];
+          },
+        },
+        policies: {
+          caller: async () => ({ partition: 'aws', account: '123456789012' }),
+          get: async () => undefined,
+          put: async (roleName, _name, document) => {
+            written.set(roleName, JSON.parse(document).Statement);
+          },
+        },
+        now: () => new Date('2030-06-01T10:00:00.000Z'),
+      },
+    );
+    return { result, written, denied, historyCalls };
+  }
+
+  it('plans the mappings of every provider entry sharing the issuer, and no other issuer', async () => {
+    // Prepare: mobile and mobile2 are two app clients of one issuer; other is another issuer.
+    const shared = config(
+      [
+        { id: 'm1', roleArn: role('reader') },
+        { id: 'm2', provider: 'mobile2', roleArn: role('writer') },
+        { id: 'm3', provider: 'other', roleArn: role('elsewhere') },
+      ],
+      [
+        MOBILE,
+        { ...MOBILE, id: 'mobile2', audiences: ['app2'] },
+        { ...MOBILE, id: 'other', issuer: 'https://other.example.com' },
+      ],
+    );
+
+    // Act: the operator names mobile2; the principal is the issuer's alice.
+    const { result, written, denied, historyCalls } = await revoke('mobile2', 'alice', {
+      config: shared,
+    });
+
+    // Assess
+    expect(denied).toEqual([
+      expect.objectContaining({ issuer: ISSUER, provider: 'mobile2', subject: 'alice' }),
+    ]);
+    expect(result.providers).toEqual(['mobile', 'mobile2']);
+    // The audit history is read for the principal and the legacy partitions of both entries.
+    expect(historyCalls).toEqual([[ISSUER, 'alice', ['mobile', 'mobile2']]]);
+    expect(Object.fromEntries(written)).toEqual({
+      reader: [bySourceIdentity(defaultSi('alice'))],
+      writer: [bySourceIdentity(defaultSi('alice'))],
+    });
+  });
+
+  it('revokes native sessions by the session name or SourceIdentity their assertion set', async () => {
+    // Prepare: the IdP named one session alice.smith (no SourceIdentity) and one with
+    // SourceIdentity alice-si; both mappings' roles get both (the IdP names alice alike).
+    const native = config(
+      [
+        { id: 'corp-admin', provider: 'corp', roleArn: role('admin') },
+        { id: 'corp-reader', provider: 'corp', roleArn: role('corp-reader') },
+      ],
+      [nativeSaml('corp')],
+    );
+    const vended: VendedSession[] = [
+      {
+        provider: 'corp',
+        roleArn: role('admin'),
+        roleSessionName: 'alice.smith',
+        namedByAssertion: true,
+      },
+      {
+        provider: 'corp',
+        roleArn: role('corp-reader'),
+        roleSessionName: 'alice.smith',
+        sourceIdentity: 'alice-si',
+        namedByAssertion: true,
+      },
+    ];
+
+    // Act
+    const { result, written } = await revoke('corp', 'alice@corp.example', {
+      config: native,
+      vended,
+    });
+
+    // Assess: never the TVM's would-be SourceIdentity, which no native session carries.
+    expect(result.plan.unknowable).toEqual([]);
+    expect(Object.fromEntries(written)).toEqual({
+      admin: [bySourceIdentity('alice-si'), byUserid('alice.smith')],
+      'corp-reader': [bySourceIdentity('alice-si'), byUserid('alice.smith')],
+    });
+  });
+
+  it('refuses to plan a native provider that no audit record explains (old records do not count)', async () => {
+    // Prepare: a record from before native logins stored what the session carries: its
+    // SourceIdentity is the TVM's would-be value, which the session never had.
+    const native = config(
+      [{ id: 'corp-admin', provider: 'corp', roleArn: role('admin') }],
+      [nativeSaml('corp')],
+    );
+    const legacy: VendedSession = {
+      provider: 'corp',
+      roleArn: role('admin'),
+      sourceIdentity: 'alice',
+      namedByAssertion: false,
+    };
+
+    // Act
+    const { result, denied } = await revoke('corp', 'alice', { config: native, vended: [legacy] });
+
+    // Assess
+    expect(result.plan.unknowable).toEqual([{ providerId: 'corp' }]);
+    expect(denied).toHaveLength(1);
+  });
+
+  it('the CLI says the native sessions were not revoked and exits 3, with the deny entry written', async () => {
+    // Prepare
+    const native = config(
+      [{ id: 'corp-admin', provider: 'corp', roleArn: role('admin') }],
+      [nativeSaml('corp')],
+    );
+    const denied: DenyEntry[] = [];
+    const deps: CliDeps = {
+      ...offline,
+      openStore: () =>
+        ({
+          current: async () => ({
+            generation: 7,
+            hash: 'h',
+            createdAt: '',
+            createdBy: '',
+            config: native,
+          }),
+        }) as unknown as ConfigAdmin,
+      openDenyList: () => ({
+        add: async (entry) => {
+          denied.push(entry);
+        },
+        find: async () => undefined,
+        remove: async () => false,
+        list: async () => [],
+      }),
+      openVendHistory: () => ({ vendedSessions: async () => [] }),
+      openIam: () => ({
+        caller: async () => ({ partition: 'aws', account: '123456789012' }),
+        get: async () => undefined,
+        put: async () => {
+          throw new Error('nothing is known to write');
+        },
+      }),
+    };
+
+    // Act
+    const result = await run(['revoke', '--provider', 'corp', '--subject', 'alice'], deps);
+
+    // Assess
+    expect(result.code).toBe(EXIT.upstream);
+    expect(result.err).toContain('✗ not revoked: provider corp is in SAML native mode');
+    expect(result.err).toContain('the deny entry is in place');
+    expect(result.err).toContain('the sessions of 1 native-mode provider(s) not covered');
+    expect(result.out).not.toContain('dry run: nothing was changed');
+    expect(denied).toEqual([
+      expect.objectContaining({ issuer: 'https://idp.corp.example/saml', subject: 'alice' }),
     ]);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import type { TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigAdmin, ConfigGeneration } from '#shared/config/store.ts';
 import { requireValidConfig } from '#shared/config/validate.ts';
 import { type CliDeps, EXIT, runCli } from '../../../scripts/cli/main.ts';
+import { IDP_CERTIFICATE } from '../../fixtures/config/documents.ts';
 
 const sts = mockClient(STSClient);
 
@@ -17,7 +19,11 @@ const document = {
       type: 'oidc',
       issuer: 'https://issuer.example.com',
       audiences: ['app'],
-      claims: { tenant: { maxLength: 36 } },
+      claims: {
+        tenant: { type: 'string', maxLength: 36 },
+        groups: { type: 'list' },
+        email: { type: 'string' },
+      },
       ambiguity: 'deny',
     },
     { id: 'web', type: 'oidc', issuer: 'https://web.example.com', audiences: ['web'] },
@@ -52,21 +58,21 @@ const document = {
       id: 'readers',
       provider: 'mobile',
       priority: 10,
-      match: { claim: 'groups', op: 'in', value: ['readers', 'admins'] },
+      match: { claim: 'groups', op: 'containsAny', value: ['readers', 'admins'] },
       roleArn: 'arn:aws:iam::123456789012:role/tvm/readers',
     },
     {
       id: 'tie-a',
       provider: 'mobile',
       priority: 500,
-      match: { claim: 'groups', op: 'equals', value: 'auditors' },
+      match: { claim: 'groups', op: 'contains', value: 'auditors' },
       roleArn: 'arn:aws:iam::123456789012:role/tvm/tie-a',
     },
     {
       id: 'tie-b',
       provider: 'mobile',
       priority: 500,
-      match: { claim: 'groups', op: 'startsWith', value: 'audit' },
+      match: { claim: 'groups', op: 'containsAny', value: ['audit', 'auditors'] },
       roleArn: 'arn:aws:iam::123456789012:role/tvm/tie-b',
     },
     {
@@ -91,6 +97,29 @@ const files: Record<string, string> = {
   'broken.yaml': 'version: 1\nproviders: []\nmappings:\n  - id: Bad\n',
   'alice.json': JSON.stringify(admin),
   'number.json': '42',
+  'native.yaml': stringify({
+    version: 1,
+    providers: [
+      {
+        id: 'corp',
+        type: 'saml',
+        entityId: 'https://idp.corp.example/saml',
+        ssoUrl: 'https://idp.corp.example/sso',
+        certificates: [IDP_CERTIFICATE],
+        spEntityId: 'urn:amazon:webservices',
+        mode: 'native',
+      },
+    ],
+    mappings: [
+      {
+        id: 'corp-admin',
+        provider: 'corp',
+        priority: 1,
+        match: { claim: 'sub', op: 'exists' },
+        roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-admin',
+      },
+    ],
+  }),
 };
 
 /** A store that serves one generation and records that nothing else was called. */
@@ -173,12 +202,14 @@ describe('tvm explain', () => {
       '✗ email glob "*@contractor.example": false (claim is "alice@example.com")',
     );
     expect(result.out).toContain('✓ readers  priority 10  matched');
-    expect(result.out).toContain('✗ groups equals "auditors": false (no element of 3 matches)');
+    expect(result.out).toContain('✗ groups contains "auditors": false (no element of 3 matches)');
     expect(result.out).not.toContain('web-users');
     expect(result.out).toContain('Chosen: tenant-data, highest priority 100');
     expect(result.out).toContain('role             arn:aws:iam::123456789012:role/tvm/tenant-data');
     expect(result.out).toMatch(/session name {5}app-alice-[0-9a-f]{16}\n/);
-    expect(result.out).toContain('source identity  alice');
+    // The value to search CloudTrail for: the sub tagged with 8 hex of sha256(issuer).
+    const tag = createHash('sha256').update('https://issuer.example.com').digest('hex').slice(0, 8);
+    expect(result.out).toContain(`source identity  alice@${tag}\n`);
     expect(result.out).toContain('duration         1,800 s (mapping 1,800 s, none requested)');
     expect(result.out).toContain('session tags     tenant = "acme" (transitive)');
     expect(result.out).toContain('app = "mobile"');
@@ -215,6 +246,24 @@ describe('tvm explain', () => {
     expect(result.code).toBe(EXIT.ok);
     expect(result.out).toContain('Config   generation 7 of tvm-test (sha256 abababababab)');
     expect(result.out).toContain('Chosen: tenant-data');
+  });
+
+  it('says that a native SAML provider sends neither the session name nor the source identity', async () => {
+    // Act
+    const result = await explain([
+      '--provider',
+      'corp',
+      '--config',
+      'native.yaml',
+      '--claims',
+      JSON.stringify({ sub: 'alice@corp.example' }),
+    ]);
+
+    // Assess
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.out).toContain(
+      'native mode: the session name and source identity above are not sent; the IdP sets them',
+    );
   });
 
   describe('denials exit 1 and say why', () => {
@@ -262,6 +311,29 @@ describe('tvm explain', () => {
         'Denied: 403 claim_value_rejected: mapping "tenant-data", sessionTags.tenant: {{claims.tenant}} contains "/", "*";',
       );
       expect(sts.calls()).toHaveLength(0);
+    });
+
+    it('a claim over its maxLength: the real length and the limit', async () => {
+      // Act
+      const result = await offline({ ...admin, tenant: 't'.repeat(40) });
+
+      // Assess
+      expect(result.code).toBe(EXIT.invalid);
+      expect(result.out).toContain(
+        'Denied: 403 claim_value_rejected: mapping "tenant-data", sessionTags.tenant: {{claims.tenant}} is 40 characters; its maxLength is 36',
+      );
+      expect(result.out).not.toContain('is ? characters');
+    });
+
+    it('a sub over the default limit in an explicit template: length and limit, too', async () => {
+      // Act: roleSessionName is `app-{{claims.sub}}`; undeclared, sub has the default 128.
+      const result = await offline({ ...admin, sub: 's'.repeat(200) });
+
+      // Assess
+      expect(result.code).toBe(EXIT.invalid);
+      expect(result.out).toContain(
+        'Denied: 403 claim_value_rejected: mapping "tenant-data", roleSessionName: {{claims.sub}} is 200 characters; its maxLength is 128',
+      );
     });
 
     it('a duration below the STS minimum is an invalid request', async () => {
@@ -335,14 +407,18 @@ describe('tvm explain', () => {
       expect(result.err).toContain('no config has been applied to tvm-dev');
     });
 
-    it('warns about claims the TVM would ignore', async () => {
+    it('a malformed declared claim refuses, and the trace says which', async () => {
       // Act
-      const result = await offline({ ...admin, nested: { a: 1 }, mixed: ['a', 1] });
+      const result = await offline({ ...admin, groups: ['admins', 1] });
 
       // Assess
-      expect(result.code).toBe(EXIT.ok);
-      expect(result.err).toContain('claim "nested" is ignored');
-      expect(result.err).toContain('claim "mixed" is ignored');
+      expect(result.code).toBe(EXIT.invalid);
+      expect(result.out).toContain(
+        'groups contains "admins": malformed (malformed: list with a number element; refuses the decision)',
+      );
+      expect(result.out).toContain(
+        'Denied: 403 claim_malformed: claim "groups" is declared as list but the token carries list with a number element; a malformed claim refuses the whole decision',
+      );
     });
   });
 

@@ -187,7 +187,7 @@ describe('config schema', () => {
         'an unknown operator',
         { claim: 'groups', op: 'matches', value: 'a' },
         'mappings[0].match.op',
-        '"glob", "in", "exists"',
+        '"in", "containsAny", "containsAll", "exists"',
       ],
       ['a node of no known form', {}, 'mappings[0].match', 'must be a match node'],
       [
@@ -227,7 +227,7 @@ describe('config schema', () => {
       const conditions = (count: number) =>
         Array.from({ length: count }, (_, index) => ({
           claim: 'groups',
-          op: 'equals',
+          op: 'contains',
           value: `g${index}`,
         }));
 

@@ -193,8 +193,8 @@ describe('validateConfig', () => {
 
     it('bounds a templated value with every variable at its maximum length', () => {
       // Prepare: claims.tenant is at most 64, claims.email defaults to 128: 64 + 128 + 64 = 256.
-      const atLimit = { owner: `{{claims.tenant}}${'-'.repeat(64)}{{claims.email}}` };
-      const overLimit = { owner: `{{claims.tenant}}${'-'.repeat(65)}{{claims.email}}` };
+      const atLimit = { owner: `{{claims.tenant}}${'/'.repeat(64)}{{claims.email}}` };
+      const overLimit = { owner: `{{claims.tenant}}${'/'.repeat(65)}{{claims.email}}` };
 
       // Act
       const at = problemsOf(documentWithMapping({ sessionTags: atLimit }));
@@ -229,7 +229,7 @@ describe('validateConfig', () => {
       ['a static value', { team: 'blue!' }, 'mappings[0].sessionTags.team'],
       [
         'the static text of a templated value',
-        { team: 'blue*{{claims.tenant}}' },
+        { team: 'blue#/{{claims.tenant}}' },
         'mappings[0].sessionTags.team',
       ],
     ])('rejects characters outside the STS tag pattern in %s', (_case, sessionTags, path) => {
@@ -288,7 +288,9 @@ describe('validateConfig', () => {
 
     it('counts a lower declared maxLength, which lets the same policy fit', () => {
       // Prepare
-      const provider = oidcProvider({ claims: { tenant: { maxLength: 63 } } });
+      const provider = oidcProvider({
+        claims: { tenant: { type: 'string', maxLength: 63 }, groups: { type: 'list' } },
+      });
 
       // Act
       const problems = problemsOf(
@@ -567,23 +569,33 @@ describe('validateConfig', () => {
           'mappings[0].sessionTags.tenant',
           'unknown template variable "claims.tenat"',
           'did you mean "claims.tenant"?',
-          'provider "mobile" offers: provider.id, mapping.id, claims.sub,',
-          'claims.cognito:username, claims.tenant',
+          'provider "mobile" offers: provider.id, mapping.id, claims.sub, claims.tenant, claims.email',
+          'declare it under providers[].claims as { type: string }',
         ),
       ]);
     });
 
-    it('accepts standard OIDC claims without declaring them', () => {
+    it('refuses an undeclared claim, even a standard OIDC one, and a list claim in a template', () => {
       // Prepare
       const fields = {
-        sessionTags: { who: '{{claims.preferred_username}}', mail: '{{claims.email}}' },
+        sessionTags: { who: '{{claims.preferred_username}}', g: '{{claims.groups}}' },
       };
 
       // Act
       const problems = problemsOf(documentWithMapping(fields));
 
       // Assess
-      expect(problems).toEqual([]);
+      expect(problems).toEqual([
+        problem(
+          'mappings[0].sessionTags.who',
+          'unknown template variable "claims.preferred_username"',
+          'declare it under providers[].claims as { type: string }',
+        ),
+        problem(
+          'mappings[0].sessionTags.g',
+          'reads claim "groups", which is declared as a list; only string claims can be rendered',
+        ),
+      ]);
     });
 
     it('offers a SAML provider its NameID and attributeMap claims only', () => {
@@ -605,7 +617,7 @@ describe('validateConfig', () => {
         problem(
           'mappings[0].sessionTags.g',
           'unknown template variable "claims.given_name"',
-          'offers: provider.id, mapping.id, claims.sub, claims.nameId, claims.groups, claims.email',
+          'offers: provider.id, mapping.id, claims.sub, claims.nameId, claims.email',
           'attributeMap',
         ),
       ]);
@@ -815,7 +827,9 @@ describe('validateConfig', () => {
       };
 
       // Act
-      const problems = problemsOf(withSaml({ attributeMap }));
+      const problems = problemsOf(
+        withSaml({ attributeMap, claims: { email: { type: 'string' } } }),
+      );
 
       // Assess
       expect(problems).toEqual([
@@ -828,9 +842,9 @@ describe('validateConfig', () => {
     });
 
     it('rejects a declared claim that no attribute produces', () => {
-      expect(problemsOf(withSaml({ claims: { department: { maxLength: 32 } } }))).toEqual([
-        problem('providers[1].claims.department', 'no attributeMap entry produces it'),
-      ]);
+      expect(
+        problemsOf(withSaml({ claims: { department: { type: 'string', maxLength: 32 } } })),
+      ).toEqual([problem('providers[1].claims.department', 'no attributeMap entry produces it')]);
     });
 
     it('rejects session tags and names on mappings of a native-mode provider (AssumeRoleWithSAML)', () => {

@@ -13,6 +13,7 @@ import {
 import {
   expectRejection,
   type Harness,
+  harnessConfig,
   startHarness,
   stsMock,
 } from '../../support/vend-harness.ts';
@@ -255,8 +256,59 @@ describe('credentials route rejections', () => {
       const token = await harness.mint({ token_use: 'access' });
       expectRejection(harness, await harness.call({ token }), {
         status: 401,
-        reason: 'token_use_mismatch',
+        reason: 'access_token',
       });
+    });
+  });
+
+  describe('access tokens presented as ID tokens (401)', () => {
+    // Keycloak 26: header typ JWT (not at+jwt), payload typ Bearer; an Audience mapper has put
+    // our client id in `aud`. Without the cognito preset, only the markers tell it apart.
+    const keycloakAccessToken = (overrides: Record<string, unknown> = {}) =>
+      harness.issuer.sign(
+        { kid: kid(), typ: 'JWT' },
+        validClaims(harness.issuer.issuer, now(), {
+          typ: 'Bearer',
+          azp: TEST_AUDIENCE,
+          tenant: 'acme',
+          scope: 'openid profile email',
+          sid: '7d4c1f0e-5b7a-4a57-9d43-2f4d8c1e6a10',
+          realm_access: { roles: ['default-roles-tvm', 'offline_access'] },
+          ...overrides,
+        }),
+      );
+
+    beforeEach(async () => {
+      await harness.stop();
+      harness = await startHarness({
+        config: (issuer) => harnessConfig(issuer, { preset: undefined }),
+      });
+    });
+
+    it.each([
+      ['as Keycloak issues it', {}],
+      ['without its scope claim', { scope: undefined }],
+    ])('a Keycloak access token addressed to our client id, %s', async (_label, overrides) => {
+      const token = await keycloakAccessToken(overrides);
+      expectRejection(harness, await harness.call({ token }), {
+        status: 401,
+        reason: 'access_token',
+      });
+    });
+
+    it('the same token as GET (container credentials)', async () => {
+      const token = await keycloakAccessToken();
+      expectRejection(harness, await harness.call({ method: 'GET', token }), {
+        status: 401,
+        reason: 'access_token',
+      });
+    });
+
+    it('vends for the Keycloak ID token of the same user (typ ID)', async () => {
+      const token = await keycloakAccessToken({ typ: 'ID', scope: undefined });
+      const result = await harness.call({ token });
+      expect(result.status).toBe(200);
+      expect(harness.audits[0]?.reason).toBe('ok');
     });
   });
 

@@ -100,6 +100,7 @@ describe('credential reuse (opt-in per mapping)', () => {
     const token = await harness.mint();
     expect((await harness.call({ token })).status).toBe(200);
     await harness.denyList.add({
+      issuer: harness.issuer.issuer,
       provider: 'mobile',
       subject: TEST_SUBJECT,
       by: 'ops',

@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { subjectHash } from '#shared/audit/audit.ts';
 import { TEST_SUBJECT } from '../../support/oidc-issuer.ts';
 import {
   expectRejection,
@@ -10,6 +10,7 @@ import {
   stsMock,
 } from '../../support/vend-harness.ts';
 
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 describe('credentials route', () => {
   let harness: Harness;
 
@@ -33,9 +34,11 @@ describe('credentials route', () => {
     const calls = stsMock.commandCalls(AssumeRoleCommand);
     expect(calls).toHaveLength(1);
     const input = calls[0]?.args[0].input;
+    // The default: `<sub>@<8 hex of sha256(iss)>`, one value per principal (issuer + subject).
+    const sourceIdentity = `${TEST_SUBJECT}@${sha256(harness.issuer.issuer).slice(0, 8)}`;
     expect(input).toMatchObject({
       RoleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
-      SourceIdentity: TEST_SUBJECT,
+      SourceIdentity: sourceIdentity,
       DurationSeconds: 1800,
       Tags: [{ Key: 'tenant', Value: 'acme' }],
       TransitiveTagKeys: ['tenant'],
@@ -63,7 +66,7 @@ describe('credentials route', () => {
       roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
       assumedRoleArn: STS_ANSWER.AssumedRoleUser.Arn,
       roleSessionName: input?.RoleSessionName,
-      sourceIdentity: TEST_SUBJECT,
+      sourceIdentity,
       durationSeconds: 1800,
     });
   });
@@ -77,7 +80,9 @@ describe('credentials route', () => {
       outcome: 'allowed',
       reason: 'ok',
       provider: 'mobile',
-      subjectHash: subjectHash('mobile', TEST_SUBJECT),
+      issuer: harness.issuer.issuer,
+      // sha256(issuer \0 subject), written out here rather than with the code under test.
+      subjectHash: sha256(`${harness.issuer.issuer}\u0000${TEST_SUBJECT}`),
       mappingId: 'reader',
       roleArn: 'arn:aws:iam::123456789012:role/tvm/reader',
       tagKeys: ['tenant'],

@@ -13,7 +13,8 @@ import { ID_PATTERN, STS_LIMITS } from '#shared/config/schema.ts';
 import { MAX_AUTHORIZATION_BYTES, MAX_BODY_BYTES } from '#shared/credentials/route.ts';
 import type { AppErrorCode } from '#shared/errors.ts';
 import { problemType } from '#shared/http/problem-json.ts';
-import { health } from '../../../functions/health/handler.ts';
+import { health, handler as healthHandler } from '../../../functions/health/handler.ts';
+import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 import {
   type CallOptions,
   type CallResult,
@@ -104,6 +105,29 @@ function documentedRoutes(): string[] {
       .filter((key) => HTTP_METHODS.includes(key))
       .map((method) => `${method.toUpperCase()} ${path}`),
   );
+}
+
+/**
+ * `x-tvm-refused-methods` of each path: methods serverless.yml routes to a function only so that
+ * it refuses them with 405 and `Allow`. They are not operations (a client never uses them).
+ */
+function refusedRoutes(): string[] {
+  const paths = spec.paths as JsonObject;
+  return Object.entries(paths).flatMap(([path, item]) => {
+    const refused = child(item, 'x-tvm-refused-methods');
+    return Array.isArray(refused)
+      ? refused.map((method) => `${String(method).toUpperCase()} ${path}`)
+      : [];
+  });
+}
+
+/** The `Allow` header a path must send with its 405: the methods it documents, sorted. */
+function allowedMethods(path: string): string {
+  return Object.keys((spec.paths as JsonObject)[path] as JsonObject)
+    .filter((key) => HTTP_METHODS.includes(key))
+    .map((method) => method.toUpperCase())
+    .sort()
+    .join(', ');
 }
 
 /** Every `functions.*.events[].httpApi` route in serverless.yml, in either of its two forms. */
@@ -211,11 +235,14 @@ function documentedResponse(method: string, path: string, status: number): JsonO
 }
 
 /** Headers the code sets that a client relies on: each one it sends must be documented. */
-const DOCUMENTED_HEADERS = ['cache-control', 'pragma', 'retry-after'];
+const DOCUMENTED_HEADERS = ['allow', 'cache-control', 'pragma', 'retry-after'];
 
 /** Checks a real answer against the documented response: media type, body and headers. */
 function expectDocumented(method: string, path: string, result: CallResult): JsonObject {
-  const response = documentedResponse(method, path, result.status);
+  return expectResponse(documentedResponse(method, path, result.status), result);
+}
+
+function expectResponse(response: JsonObject, result: CallResult): JsonObject {
   const content = response.content as JsonObject;
   const mediaType = result.headers['content-type'] ?? '';
   expect(Object.keys(content), `${result.status} media type`).toContain(mediaType);
@@ -284,7 +311,6 @@ describe('docs/openapi.yaml', () => {
     expect(documentedRoutes().sort()).toEqual([
       'GET /v1/credentials',
       'GET /v1/health',
-      'GET /v1/saml/{provider}/acs',
       'GET /v1/saml/{provider}/login',
       'GET /v1/saml/{provider}/metadata',
       'POST /v1/credentials',
@@ -293,8 +319,22 @@ describe('docs/openapi.yaml', () => {
     ]);
   });
 
-  it('documents exactly the routes serverless.yml deploys', () => {
-    expect(documentedRoutes().sort()).toEqual(deployedRoutes().sort());
+  it('documents exactly the routes serverless.yml deploys, refused methods apart', () => {
+    expect([...documentedRoutes(), ...refusedRoutes()].sort()).toEqual(deployedRoutes().sort());
+    // OPTIONS is API Gateway's CORS preflight: a route for it would send preflights to a Lambda.
+    expect(deployedRoutes().filter((route) => route.startsWith('OPTIONS '))).toEqual([]);
+    expect(refusedRoutes().sort()).toEqual([
+      'DELETE /v1/credentials',
+      'DELETE /v1/health',
+      'GET /v1/saml/{provider}/acs',
+      'HEAD /v1/credentials',
+      'HEAD /v1/health',
+      'PATCH /v1/credentials',
+      'PATCH /v1/health',
+      'POST /v1/health',
+      'PUT /v1/credentials',
+      'PUT /v1/health',
+    ]);
   });
 
   it('requires the bearer token everywhere except the health route', () => {
@@ -367,13 +407,32 @@ describe('docs/openapi.yaml', () => {
 
 describe('docs/openapi.yaml against the real health handler', () => {
   it('GET /v1/health', async () => {
-    const result = await health();
+    const result = await health(httpEvent({ method: 'GET', path: '/v1/health' }));
     expectDocumented('get', '/v1/health', {
       status: result.statusCode ?? 0,
       headers: result.headers as Record<string, string>,
       body: JSON.parse(String(result.body)) as Record<string, unknown>,
       raw: String(result.body),
     });
+  });
+
+  const refusedHealth = refusedRoutes()
+    .filter((route) => route.endsWith(' /v1/health'))
+    .map((route) => route.split(' ')[0] ?? '');
+  it.each(refusedHealth)('%s /v1/health is the documented 405 with Allow', async (method) => {
+    const result = await healthHandler(httpEvent({ method, path: '/v1/health' }), fakeContext());
+    const call = {
+      status: result.statusCode ?? 0,
+      headers: result.headers as Record<string, string>,
+      body: JSON.parse(String(result.body)) as Record<string, unknown>,
+      raw: String(result.body),
+    };
+    expect(call.status).toBe(405);
+    expectResponse(
+      deref(child(spec.components, 'responses', 'MethodNotAllowed')) as JsonObject,
+      call,
+    );
+    expect(call.headers.allow).toBe(allowedMethods('/v1/health'));
   });
 });
 
@@ -435,6 +494,12 @@ describe('docs/openapi.yaml against the real credentials route', () => {
       }),
     ],
     [400, 'notJson', 'a body that is not JSON', (token) => ({ token, body: '{"mapping":' })],
+    [
+      415,
+      'unsupportedMediaType',
+      'a text/plain body',
+      (token) => ({ token, body: '{}', contentType: 'text/plain' }),
+    ],
     [401, 'unauthorized', 'no Authorization header (GET)', () => ({ method: 'GET' })],
     [
       401,
@@ -498,6 +563,24 @@ describe('docs/openapi.yaml against the real credentials route', () => {
     expect(result.headers['cache-control']).toBe('no-store');
   });
 
+  const refusedCredentials = refusedRoutes()
+    .filter((route) => route.endsWith(' /v1/credentials'))
+    .map((route) => route.split(' ')[0] ?? '');
+  it.each(refusedCredentials)(
+    '%s /v1/credentials is the documented 405 with Allow, as its example',
+    async (method) => {
+      const result = await harness.call({ method, token: await harness.mint() });
+      expect(result.status).toBe(405);
+      const response = deref(child(spec.components, 'responses', 'MethodNotAllowed')) as JsonObject;
+      const media = expectResponse(response, result);
+      expect(result.headers.allow).toBe(allowedMethods('/v1/credentials'));
+      expect({ ...result.body, requestId: 'x' }).toEqual({
+        ...(examplesOf(media).methodNotAllowed as JsonObject),
+        requestId: 'x',
+      });
+    },
+  );
+
   it('500 is what the code answers when STS fails in an unforeseen way', async () => {
     stsMock.on(AssumeRoleCommand).rejects(new Error('something nobody foresaw'));
     const result = await harness.call({ token: await harness.mint() });
@@ -547,6 +630,8 @@ describe('docs/api.md', () => {
       ...unionLiterals('shared/sts/vend.ts', 'StsFailure').map((failure) => `sts_${failure}`),
       // Typed reasons outside those unions, and AppError codes without one (reasonOf()).
       'body_too_large',
+      'method_not_allowed',
+      'unsupported_media_type',
       'jwks_unavailable',
       'bad_request',
       'config_missing',

@@ -31,3 +31,25 @@ describe('health', () => {
     });
   });
 });
+
+describe('health with another method', () => {
+  it.each(['HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])(
+    '%s is a 405 problem with Allow: GET',
+    async (method) => {
+      // Act
+      const response = await handler(httpEvent({ method, path: '/v1/health' }), fakeContext());
+
+      // Assess
+      expect(response.statusCode).toBe(405);
+      expect(response.headers).toMatchObject({
+        'content-type': 'application/problem+json',
+        'cache-control': 'no-store',
+        allow: 'GET',
+      });
+      expect(JSON.parse(String(response.body))).toMatchObject({
+        type: 'urn:tvm:problem:method-not-allowed',
+        status: 405,
+      });
+    },
+  );
+});

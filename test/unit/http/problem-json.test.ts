@@ -6,6 +6,7 @@ import {
   ConfigConflictError,
   ConfigMissingError,
   ForbiddenError,
+  MethodNotAllowedError,
   RateLimitedError,
   UpstreamError,
   ValidationError,
@@ -79,6 +80,22 @@ describe('problem-json', () => {
     );
   });
 
+  it('logs which access-token marker refused a token, and sends none of it', async () => {
+    // Act
+    const { response, logger } = await onErrorWith(
+      new AuthenticationError('access_token', { cause: { marker: 'payload_typ' } }),
+    );
+
+    // Assess
+    expect(response.statusCode).toBe(401);
+    expect(response.body).not.toContain('payload_typ');
+    expect(response.body).not.toContain('access_token');
+    expect(logger.warn).toHaveBeenCalledWith(
+      'request rejected',
+      expect.objectContaining({ reason: 'access_token', marker: 'payload_typ' }),
+    );
+  });
+
   it('never sends the reason of a ForbiddenError', async () => {
     // Act
     const { response, body, logger } = await onErrorWith(
@@ -136,6 +153,23 @@ describe('problem-json', () => {
     // Assess
     expect(response.statusCode).toBe(500);
     expect(body.type).toBe('urn:tvm:problem:internal');
+  });
+
+  it('names the methods a route takes in the Allow header of a 405, and only there', async () => {
+    // Act
+    const refused = await onErrorWith(new MethodNotAllowedError(['GET', 'POST']));
+    const other = await onErrorWith(new ValidationError('x'));
+
+    // Assess
+    expect(refused.response.statusCode).toBe(405);
+    expect(refused.response.headers?.allow).toBe('GET, POST');
+    expect(refused.body).toEqual({
+      type: 'urn:tvm:problem:method-not-allowed',
+      title: 'Method Not Allowed',
+      status: 405,
+      requestId: 'apigw-request-0001',
+    });
+    expect(other.response.headers?.allow).toBeUndefined();
   });
 
   it('sets Retry-After on 429', async () => {
@@ -213,17 +247,24 @@ describe('problem-json', () => {
     // Prepare
     const tooLarge = Object.assign(new Error('body of 2 MB'), { statusCode: 413, expose: true });
     const unsupported = Object.assign(new Error('text/xml'), { statusCode: 415, expose: true });
+    const teapot = Object.assign(new Error('short and stout'), { statusCode: 418, expose: true });
 
     // Act
     const large = await onErrorWith(tooLarge);
     const media = await onErrorWith(unsupported);
+    const unknown = await onErrorWith(teapot);
 
     // Assess
     expect(large.response.statusCode).toBe(413);
     expect(large.body.type).toBe('urn:tvm:problem:payload-too-large');
     expect(large.response.body).not.toContain('2 MB');
-    expect(media.response.statusCode).toBe(400);
-    expect(media.body.type).toBe('urn:tvm:problem:bad-request');
+    expect(media.response.statusCode).toBe(415);
+    expect(media.body.type).toBe('urn:tvm:problem:unsupported-media-type');
+    expect(media.response.body).not.toContain('text/xml');
+    // A status we have no code for is a plain 400, its message dropped.
+    expect(unknown.response.statusCode).toBe(400);
+    expect(unknown.body.type).toBe('urn:tvm:problem:bad-request');
+    expect(unknown.response.body).not.toContain('stout');
   });
 
   it('sets the response instead of returning it, so the logger and metrics hooks still run', async () => {

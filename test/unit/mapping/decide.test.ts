@@ -13,6 +13,8 @@ import {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const user = identityOf({ sub: 'user-1', groups: ['users', 'admins'] });
+/** The issuer of the `mobile` fixture provider: principals are issuer + subject. */
+const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC';
 
 describe('decide: the AssumeRole parameters', () => {
   it('renders a mapping that uses every feature into exactly the AssumeRole input', () => {
@@ -51,7 +53,15 @@ describe('decide: the AssumeRole parameters', () => {
           externalId: 'tvm-external-1',
         }),
       ],
-      [oidcProvider({ claims: { 'custom:tenant': { maxLength: 36 } } })],
+      [
+        oidcProvider({
+          claims: {
+            'custom:tenant': { type: 'string', maxLength: 36 },
+            groups: { type: 'list' },
+            email: { type: 'string' },
+          },
+        }),
+      ],
     );
     const identity = identityOf({
       sub: 'user-1',
@@ -68,7 +78,7 @@ describe('decide: the AssumeRole parameters', () => {
       '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],' +
       '"Resource":"arn:aws:s3:::data/acme/*",' +
       '"Condition":{"StringEquals":{"s3:ExistingObjectTag/owner":"user-1"}}}]}';
-    const sessionHash = sha256(JSON.stringify(['mobile', 'user-1', 'app-user-1'])).slice(0, 16);
+    const sessionHash = sha256(JSON.stringify([ISSUER, 'user-1', 'app-user-1'])).slice(0, 16);
     expect(decision).toEqual({
       mapping: config.mappings[0],
       roleArn: 'arn:aws:iam::123456789012:role/tvm/tenant-data',
@@ -98,8 +108,9 @@ describe('decide: the AssumeRole parameters', () => {
 
     // Assess
     expect(decision).toMatchObject({
-      sourceIdentity: 'user-1',
-      roleSessionName: `user-1-${sha256(JSON.stringify(['mobile', 'user-1', 'user-1'])).slice(0, 16)}`,
+      // `<sub>@<8 hex of sha256(issuer)>`: tells issuers apart, stays readable.
+      sourceIdentity: `user-1@${sha256(ISSUER).slice(0, 8)}`,
+      roleSessionName: `user-1-${sha256(JSON.stringify([ISSUER, 'user-1', 'user-1'])).slice(0, 16)}`,
       tags: [],
       transitiveTagKeys: [],
       policy: undefined,

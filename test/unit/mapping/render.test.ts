@@ -139,7 +139,9 @@ describe('claims that try to widen a policy or break a field', () => {
         expect(decision.roleSessionName).toMatch(SESSION_NAME);
         expect(decision.sourceIdentity).toMatch(SESSION_NAME);
         if (!/^[\w+=,.@-]{2,64}$/.test(value)) {
-          expect(decision.sourceIdentity).toBe(`sha256-${sha256(value).slice(0, 40)}`);
+          // A template's value is hashed as a one-element JSON array (never the default's input).
+          const hashed = sha256(JSON.stringify([value])).slice(0, 40);
+          expect(decision.sourceIdentity).toBe(`sha256-${hashed}`);
         }
       },
     );
@@ -207,7 +209,6 @@ describe('claims the templates cannot render', () => {
 
   it.each([
     ['missing', { sub: 'u', groups: ['users'] }, 'missing'],
-    ['a list', { sub: 'u', groups: ['users'], tenant: ['a', 'b'] }, 'not_string'],
     ['a number', { sub: 'u', groups: ['users'], tenant: 7 }, 'not_string'],
     ['a boolean', { sub: 'u', groups: ['users'], tenant: true }, 'not_string'],
     [
@@ -216,6 +217,7 @@ describe('claims the templates cannot render', () => {
       'too_long',
     ],
   ])('a claim that is %s is refused, not dropped', (_name, claims, problem) => {
+    // (A list for the string claim tenant is malformed: refused before rendering, see below.)
     // Act
     const error = forbidden(() => decide(identityOf(claims), config, {}));
 
@@ -228,15 +230,34 @@ describe('claims the templates cannot render', () => {
     });
   });
 
-  it('a missing sub fails the default session name closed', () => {
-    // Prepare
+  it('an empty subject fails the default session name closed', () => {
+    // Prepare: no verifier yields one; the default names refuse it all the same.
     const plain = validConfig([mappingOf('plain', 1)]);
 
     // Act
     const error = forbidden(() => decide(identityOf({ groups: ['users'] }), plain, {}));
 
     // Assess
-    expect(error.cause).toMatchObject({ variable: 'claims.sub', problem: 'missing' });
+    expect(error.reason).toBe('claim_value_rejected');
+    expect(error.cause).toMatchObject({ field: 'roleSessionName', problem: 'missing' });
+  });
+});
+
+describe('a malformed template claim', () => {
+  it('a list for the string claim tenant refuses the decision as claim_malformed', () => {
+    // Prepare
+    const config = validConfig([
+      mappingOf('tagged', 1, { sessionTags: { tenant: '{{claims.tenant}}' } }),
+    ]);
+
+    // Act
+    const error = forbidden(() =>
+      decide(identityOf({ sub: 'u', groups: ['users'], tenant: ['a', 'b'] }), config, {}),
+    );
+
+    // Assess
+    expect(error.reason).toBe('claim_malformed');
+    expect(error.cause).toMatchObject({ claim: 'tenant', expected: 'string', found: 'list' });
   });
 });
 
@@ -245,7 +266,7 @@ describe('the size limits, re-checked at request time', () => {
   const sized = (fields: Record<string, unknown>) =>
     unvalidatedConfig(
       [mappingOf('big', 1, fields)],
-      [oidcProvider({ claims: {}, defaultClaimMaxLength: 2048 })],
+      [oidcProvider({ claims: { groups: { type: 'list' } }, defaultClaimMaxLength: 2048 })],
     );
   const policy = {
     Version: '2012-10-17',
@@ -283,7 +304,11 @@ describe('the size limits, re-checked at request time', () => {
     const maxLength = 2048 - overhead;
     const config = validConfig(
       [mappingOf('big', 1, { sessionPolicy: policy })],
-      [oidcProvider({ claims: { tenant: { maxLength } } })],
+      [
+        oidcProvider({
+          claims: { tenant: { type: 'string', maxLength }, groups: { type: 'list' } },
+        }),
+      ],
     );
 
     // Act
@@ -321,7 +346,9 @@ describe('RoleSessionName', () => {
       mappingOf('static', 1, { roleSessionName: 'readonly' }),
     ],
     [
-      oidcProvider({ claims: { sub: { maxLength: 255 } } }),
+      oidcProvider({
+        claims: { sub: { type: 'string', maxLength: 255 }, groups: { type: 'list' } },
+      }),
       oidcProvider({ id: 'other', issuer: 'https://other.example.com' }),
     ],
   );
@@ -384,11 +411,15 @@ describe('RoleSessionName', () => {
 describe('SourceIdentity', () => {
   const config = validConfig(
     [mappingOf('m', 1, { sourceIdentity: '{{claims.sub}}' })],
-    [oidcProvider({ claims: { sub: { maxLength: 255 } } })],
+    [
+      oidcProvider({
+        claims: { sub: { type: 'string', maxLength: 255 }, groups: { type: 'list' } },
+      }),
+    ],
   );
   const sourceOf = (sub: string) =>
     decide(identityOf({ sub, groups: ['users'] }), config, {}).sourceIdentity;
-  const hashed = (value: string) => `sha256-${sha256(value).slice(0, 40)}`;
+  const hashed = (value: string) => `sha256-${sha256(JSON.stringify([value])).slice(0, 40)}`;
 
   it.each([
     ['an email', 'alice@example.com', 'alice@example.com'],
@@ -398,7 +429,107 @@ describe('SourceIdentity', () => {
     ['1 character', 'a', hashed('a')],
     ['a space', 'alice smith', hashed('alice smith')],
     ['a value posing as a hash', hashed('victim'), hashed(hashed('victim'))],
+    ['a value posing as a default', 'victim@0123abcd', hashed('victim@0123abcd')],
+    ['an email (no 8-hex tail)', 'victim@example.org', 'victim@example.org'],
   ])('%s: %j becomes %j', (_name, sub, expected) => {
     expect(sourceOf(sub)).toBe(expected);
+  });
+});
+
+describe('the default SourceIdentity and session name: one per principal (issuer + subject)', () => {
+  const MOBILE_ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC';
+  /** Written out by hand: `<sub>@<first 8 hex of sha256(issuer)>`. */
+  const tagged = (sub: string, issuer: string) => `${sub}@${sha256(issuer).slice(0, 8)}`;
+  const hashedDefault = (sub: string, issuer: string) =>
+    `sha256-${sha256(JSON.stringify([issuer, sub])).slice(0, 40)}`;
+  // mobile and mobile2: two app clients of one issuer; other: another issuer.
+  const config = validConfig(
+    [
+      mappingOf('plain', 1),
+      mappingOf('plain2', 1, { provider: 'mobile2' }),
+      mappingOf('plain-other', 1, { provider: 'other' }),
+      mappingOf('by-template', 1, { provider: 'templated', sourceIdentity: '{{claims.sub}}' }),
+    ],
+    [
+      oidcProvider(),
+      oidcProvider({ id: 'mobile2', audiences: ['client-id-2'] }),
+      oidcProvider({ id: 'other', issuer: 'https://other.example.com' }),
+      oidcProvider({ id: 'templated', issuer: 'https://templated.example.com' }),
+    ],
+  );
+  const issuers: Record<string, string> = {
+    mobile: MOBILE_ISSUER,
+    mobile2: MOBILE_ISSUER,
+    other: 'https://other.example.com',
+    templated: 'https://templated.example.com',
+  };
+  const decideFor = (sub: string, provider: string) =>
+    decide(identityOf({ sub, groups: ['users'] }, provider, issuers[provider]), config, {});
+
+  it('is the subject tagged with its issuer: readable, and searchable in CloudTrail', () => {
+    expect(decideFor('alice', 'mobile').sourceIdentity).toBe(tagged('alice', MOBILE_ISSUER));
+  });
+
+  it('the same sub from two issuers renders two SourceIdentities and session names', () => {
+    // Act
+    const here = decideFor('alice', 'mobile');
+    const there = decideFor('alice', 'other');
+
+    // Assess
+    expect(there.sourceIdentity).toBe(tagged('alice', 'https://other.example.com'));
+    expect(there.sourceIdentity).not.toBe(here.sourceIdentity);
+    expect(there.roleSessionName).not.toBe(here.roleSessionName);
+  });
+
+  it('the same issuer through two provider entries renders the same values', () => {
+    // Act
+    const first = decideFor('alice', 'mobile');
+    const second = decideFor('alice', 'mobile2');
+
+    // Assess
+    expect(second.sourceIdentity).toBe(first.sourceIdentity);
+    expect(second.roleSessionName).toBe(first.roleSessionName);
+  });
+
+  it.each([
+    ['a 200-character sub', 'a'.repeat(200)],
+    ['a 255-character sub', 'b'.repeat(255)],
+    ['a sub with characters STS refuses', 'auth0|5f1c 42'],
+  ])('%s is hashed (SourceIdentity) and cut (session name), never refused', (_name, sub) => {
+    // Act: no template, so no claim length limit applies (the provider's default is 128).
+    const decision = decideFor(sub, 'mobile');
+
+    // Assess
+    expect(decision.sourceIdentity).toBe(hashedDefault(sub, MOBILE_ISSUER));
+    expect(decision.roleSessionName).toMatch(SESSION_NAME);
+    expect(decision.roleSessionName).toHaveLength(Math.min(64, sub.length + 17));
+  });
+
+  it('an explicit {{claims.sub}} template is held to the claim limit, and says length and limit', () => {
+    // Act
+    const error = forbidden(() => decideFor('c'.repeat(200), 'templated'));
+
+    // Assess
+    expect(error.reason).toBe('claim_value_rejected');
+    expect(error.cause).toEqual({
+      mapping: 'by-template',
+      field: 'sourceIdentity',
+      variable: 'claims.sub',
+      problem: 'too_long',
+      length: 200,
+      limit: 128,
+    });
+  });
+
+  it('a template value shaped like a default is hashed, so no claim poses as a principal', () => {
+    // Prepare: a claim equal to alice's default value from the mobile issuer.
+    const posing = tagged('alice', MOBILE_ISSUER);
+
+    // Act
+    const decision = decideFor(posing, 'templated');
+
+    // Assess
+    expect(decision.sourceIdentity).not.toBe(posing);
+    expect(decision.sourceIdentity).toBe(`sha256-${sha256(JSON.stringify([posing])).slice(0, 40)}`);
   });
 });

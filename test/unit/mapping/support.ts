@@ -45,11 +45,22 @@ export function unvalidatedConfig(
   return ConfigFileSchema.parse({ version: 1, providers, mappings });
 }
 
+/** The issuer of the fixtures' providers: `mobile` and `corp` as in documents.ts, else made up. */
+export function issuerOf(provider: string): string {
+  if (provider === 'mobile') return oidcProvider().issuer as string;
+  if (provider === 'corp') return samlProvider().entityId as string;
+  return `https://${provider}.example.com`;
+}
+
 /** An identity typed exactly as the token verifiers type it (null-prototype claims). */
-export function identityOf(claims: Record<string, unknown>, provider = 'mobile'): Identity {
+export function identityOf(
+  claims: Record<string, unknown>,
+  provider = 'mobile',
+  issuer = issuerOf(provider),
+): Identity {
   const typed = toClaims(claims);
   const sub = typed.sub;
-  return { provider, subject: typeof sub === 'string' ? sub : '', claims: typed };
+  return { provider, issuer, subject: typeof sub === 'string' ? sub : '', claims: typed };
 }
 
 /** Runs `act` and returns the ForbiddenError it must throw. */

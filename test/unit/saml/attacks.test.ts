@@ -4,6 +4,7 @@
  * live request: replay, InResponseTo reuse, size, bindings, RelayState, DTDs. Each rejection shows
  * the status, the generic page, zero STS calls and exactly one audit record with its reason.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { deflateRawSync } from 'node:zlib';
@@ -279,7 +280,13 @@ describe('saml-acs identity comes only from signed bytes', () => {
     const result = await h.postResponse(encode(fixtureText('valid/response.xml')));
     // Assess
     expect(result.status).toBe(200);
-    expect(h.audits[0]?.sourceIdentity).toBe(FIXTURE.nameId);
+    // The default SourceIdentity: the NameID tagged with 8 hex of sha256(IdP entity id).
+    const tag = createHash('sha256').update(SAML_TEST.idpEntityId).digest('hex').slice(0, 8);
+    expect(h.audits[0]?.sourceIdentity).toBe(`${FIXTURE.nameId}@${tag}`);
+    expect(h.audits[0]).toMatchObject({
+      issuer: SAML_TEST.idpEntityId,
+      nameIdFormat: FIXTURE.nameIdFormat,
+    });
     expect(h.audits[0]?.mappingId).toBe('corp-admin');
   });
 });

@@ -322,10 +322,55 @@ describe('saml outcomes', () => {
     expectSamlRejection(h, result, { status: 403, reason: 'mapping_not_allowed' });
   });
 
+  it('claims each assertion id once per IdP, whichever provider entry it was posted to', async () => {
+    // Prepare
+    const h = startSamlHarness({ provider: { ambiguity: 'first' } });
+    await h.seedLogin();
+
+    // Act
+    const result = await h.postResponse(valid());
+
+    // Assess: keyed on the entity id, so a second entry of this IdP cannot accept it again.
+    expect(result.status).toBe(200);
+    expect([...h.state.replays.keys()]).toEqual([
+      JSON.stringify([SAML_TEST.idpEntityId, '_assert-fixture-0001']),
+    ]);
+  });
+
+  it('refuses a choice offered for another IdP principal (the selection records its issuer)', async () => {
+    // Prepare: the chooser offers corp-admin and corp-reader; then the stored choice names
+    // another issuer, as after an entity id change between offer and answer.
+    const h = startSamlHarness();
+    await h.seedLogin({ target: 'credentials' });
+    const chooser = await h.postResponse(valid());
+    const token = hidden(chooser.body, 'token');
+    const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+    for (const selection of h.state.selections.values()) {
+      selection.issuer = 'https://another-idp.example/saml';
+    }
+    h.audits.length = 0;
+
+    // Act
+    const result = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'corp-reader' },
+      cookie,
+    });
+
+    // Assess
+    expectSamlRejection(h, result, { status: 401, reason: 'selection_invalid' });
+  });
+
   it('refuses a denied principal after a valid assertion', async () => {
     const h = startSamlHarness({ provider: { ambiguity: 'first' } });
     await h.seedLogin();
-    await h.denyList.add({ provider, subject: 'alice@corp.example', by: 'test', at: '' });
+    await h.denyList.add({
+      issuer: SAML_TEST.idpEntityId,
+      provider,
+      subject: 'alice@corp.example',
+      by: 'test',
+      at: '',
+    });
     const result = await h.postResponse(valid());
     expectSamlRejection(h, result, { status: 403, reason: 'denied_principal' });
   });
@@ -356,7 +401,7 @@ describe('saml native mode', () => {
       id: 'native-admin',
       provider,
       priority: 10,
-      match: { claim: 'groups', op: 'equals', value: 'aws-admins' },
+      match: { claim: 'groups', op: 'contains', value: 'aws-admins' },
       roleArn: ROLE,
       durationSeconds: 43200,
     },
@@ -379,6 +424,102 @@ describe('saml native mode', () => {
       SAMLAssertion: encoded,
       DurationSeconds: 43200,
     });
+  });
+
+  it('audits the session name and SourceIdentity the assertion sets, never the TVM values', async () => {
+    // Prepare: the IdP names the session; STS takes these two attributes, nothing from the TVM.
+    const h = startSamlHarness({ provider: { mode: 'native' }, mappings: nativeMappings });
+    await h.seedLogin({ target: 'credentials' });
+    const named = (extra: Record<string, string[]>) =>
+      encode(
+        buildValidResponse({
+          attributes: {
+            groups: ['aws-admins'],
+            'https://aws.amazon.com/SAML/Attributes/Role': [`${ROLE},${IDP}`],
+            'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice.smith'],
+            ...extra,
+          },
+        }),
+      );
+
+    // Act
+    const result = await h.postResponse(
+      named({ 'https://aws.amazon.com/SAML/Attributes/SourceIdentity': ['alice-si'] }),
+    );
+
+    // Assess
+    expect(result.status).toBe(200);
+    expect(h.audits).toEqual([
+      expect.objectContaining({
+        outcome: 'allowed',
+        sessionNamedBy: 'assertion',
+        roleSessionName: 'alice.smith',
+        sourceIdentity: 'alice-si',
+      }),
+    ]);
+  });
+
+  it('audits no SourceIdentity for a native session whose assertion sets none', async () => {
+    // Prepare
+    const h = startSamlHarness({ provider: { mode: 'native' }, mappings: nativeMappings });
+    await h.seedLogin({ target: 'credentials' });
+    const response = buildValidResponse({
+      attributes: {
+        groups: ['aws-admins'],
+        'https://aws.amazon.com/SAML/Attributes/Role': [`${ROLE},${IDP}`],
+        'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice.smith'],
+      },
+    });
+
+    // Act
+    const result = await h.postResponse(encode(response));
+
+    // Assess: the TVM's would-be `<nameId>@<tag>` is in no session, so it is in no record.
+    expect(result.status).toBe(200);
+    expect(h.audits[0]).toMatchObject({
+      sessionNamedBy: 'assertion',
+      roleSessionName: 'alice.smith',
+    });
+    expect(h.audits[0]).not.toHaveProperty('sourceIdentity');
+  });
+
+  it('the role chooser carries what the assertion names the session to the audit record', async () => {
+    // Prepare: two asserted, mapped roles tie, so the user chooses.
+    const READER = 'arn:aws:iam::123456789012:role/tvm/corp-reader';
+    const h = startSamlHarness({
+      provider: { mode: 'native' },
+      mappings: [...nativeMappings, { ...nativeMappings[0], id: 'native-reader', roleArn: READER }],
+    });
+    await h.seedLogin({ target: 'credentials' });
+    const encoded = encode(
+      buildValidResponse({
+        attributes: {
+          groups: ['aws-admins'],
+          'https://aws.amazon.com/SAML/Attributes/Role': [`${ROLE},${IDP}`, `${READER},${IDP}`],
+          'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice.smith'],
+        },
+      }),
+    );
+    const chooser = await h.postResponse(encoded);
+    const token = hidden(chooser.body, 'token');
+    const cookie = (chooser.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+
+    // Act
+    const chosen = await h.call({
+      path: `/v1/saml/${provider}/select`,
+      form: { token, mapping: 'native-reader', SAMLResponse: encoded },
+      cookie,
+    });
+
+    // Assess
+    expect(chosen.status).toBe(200);
+    expect(h.audits[1]).toMatchObject({
+      outcome: 'allowed',
+      mappingId: 'native-reader',
+      sessionNamedBy: 'assertion',
+      roleSessionName: 'alice.smith',
+    });
+    expect(h.audits[1]).not.toHaveProperty('sourceIdentity');
   });
 
   it('refuses when the mapping role is not among the asserted roles', async () => {
