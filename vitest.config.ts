@@ -1,4 +1,6 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+const SOAK = 'test/unit/reliability/soak.test.ts';
 
 export default defineConfig({
   test: {
@@ -7,8 +9,19 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, SOAK],
           environment: 'node',
           // Rejection tests log hundreds of warnings; tests that check logging set their own level.
+          env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
+        },
+      },
+      {
+        // The 20,000-request soak: its own project, so `test:unit` stays quick and `test:soak`
+        // (or `--project soak`) runs it alone; a plain `vitest run` runs it with the rest.
+        test: {
+          name: 'soak',
+          include: [SOAK],
+          environment: 'node',
           env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
         },
       },

@@ -1,22 +1,168 @@
 /**
  * The error family every layer throws. Modelled on jose: a stable string `code` that tests and
  * callers branch on, `statusCode` for the HTTP mapping, and `expose` (statusCode < 500, as in
- * middy) deciding whether `detail` may reach the client. Structured detail goes in `cause`.
+ * middy) deciding whether `detail` may reach the client. Structured detail goes in `cause`, and
+ * every error carries a typed `reason` from the one vocabulary below: the audit record's reason.
  */
-export type AppErrorCode =
-  | 'ERR_BAD_REQUEST'
-  | 'ERR_AUTHENTICATION'
-  | 'ERR_FORBIDDEN'
-  | 'ERR_NOT_FOUND'
-  | 'ERR_METHOD_NOT_ALLOWED'
-  | 'ERR_PAYLOAD_TOO_LARGE'
-  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
-  | 'ERR_RATE_LIMITED'
-  | 'ERR_CONFIG_INVALID'
-  | 'ERR_CONFIG_CONFLICT'
-  | 'ERR_CONFIG_MISSING'
-  | 'ERR_UPSTREAM'
-  | 'ERR_INTERNAL';
+export const APP_ERROR_CODES = [
+  'ERR_BAD_REQUEST',
+  'ERR_AUTHENTICATION',
+  'ERR_FORBIDDEN',
+  'ERR_NOT_FOUND',
+  'ERR_METHOD_NOT_ALLOWED',
+  'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_RATE_LIMITED',
+  'ERR_CONFIG_INVALID',
+  'ERR_CONFIG_CONFLICT',
+  'ERR_CONFIG_MISSING',
+  'ERR_UPSTREAM',
+  'ERR_INTERNAL',
+] as const;
+export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Audit reasons: why a request ended as it did. Never sent to the client (401 and 403 bodies
+// are generic); written to the audit record and the log. docs/api.md lists every one.
+
+/** 401: the token or the assertion does not prove who the caller is (OIDC and SAML). */
+export const AUTHENTICATION_REASONS = [
+  'missing_token',
+  'token_too_large',
+  'malformed_token',
+  'unsupported_token_type',
+  'embedded_key_header',
+  'unsupported_crit_header',
+  'invalid_kid',
+  'algorithm_not_allowed',
+  'unknown_issuer',
+  'provider_mismatch',
+  'unknown_kid',
+  'signature_invalid',
+  'typ_mismatch',
+  'access_token',
+  'audience_mismatch',
+  'azp_mismatch',
+  'token_use_mismatch',
+  'expired',
+  'not_yet_valid',
+  'issued_in_future',
+  'token_too_old',
+  'invalid_claims',
+  'missing_subject',
+  // SAML responses, in the order the ACS checks them.
+  'missing_saml_response',
+  'malformed_response',
+  'doctype_not_allowed',
+  'xml_comment',
+  'not_a_response',
+  'encrypted_assertion_unsupported',
+  'assertion_count',
+  'assertion_misplaced',
+  'signature_misplaced',
+  'assertion_unsigned',
+  'response_unsigned',
+  'signature_malformed',
+  'duplicate_id',
+  'transform_not_allowed',
+  'status_not_success',
+  'issuer_mismatch',
+  'destination_mismatch',
+  'subject_confirmation_invalid',
+  'recipient_mismatch',
+  'assertion_too_old',
+  'invalid_time',
+  'in_response_to_missing',
+  'in_response_to_mismatch',
+  'in_response_to_unknown',
+  'replayed',
+  // SAML login bindings: RelayState, the login cookie, the chooser's single-use token.
+  'relay_state_invalid',
+  'login_not_bound',
+  'selection_invalid',
+  'selection_not_bound',
+] as const;
+
+/** 403: authenticated, but nothing allows this. */
+export const FORBIDDEN_REASONS = [
+  'denied_principal',
+  'no_matching_mapping',
+  'mapping_not_allowed',
+  'ambiguous_mapping',
+  'claim_malformed',
+  'claim_value_rejected',
+  'policy_too_large',
+  'role_not_asserted',
+  'sts_misconfigured',
+] as const;
+
+/** 400, 404, 405, 413, 415: the request itself is wrong. */
+export const REQUEST_REASONS = [
+  'bad_request',
+  'invalid_target',
+  'invalid_mapping',
+  'relay_state_invalid',
+  'missing_saml_response',
+  'unsupported_content_type',
+  'not_found',
+  'unknown_provider',
+  'method_not_allowed',
+  'binding_not_allowed',
+  'payload_too_large',
+  'token_too_large',
+  'body_too_large',
+  'saml_response_too_large',
+  'unsupported_media_type',
+] as const;
+
+/** 429. */
+export const RATE_LIMIT_REASONS = ['rate_limited_principal', 'rate_limited_ip'] as const;
+
+/** 503 (and 500 for an STS answer we cannot classify): a dependency failed; fail closed. */
+export const UPSTREAM_REASONS = [
+  'upstream',
+  'config_missing',
+  'config_unavailable',
+  'guard_unavailable',
+  'jwks_unavailable',
+  'sts_throttled',
+  'sts_unavailable',
+  'sts_timeout',
+  'sts_unknown',
+] as const;
+
+/** Admin-side config errors (never on the request path). */
+export const CONFIG_REASONS = ['config_invalid', 'config_conflict'] as const;
+
+/** What was written when nothing went wrong, and for anything unforeseen. */
+export const OUTCOME_REASONS = ['ok', 'reused', 'role_choice_offered', 'internal_error'] as const;
+
+export type AuthFailureReason = (typeof AUTHENTICATION_REASONS)[number];
+export type DenyReason = (typeof FORBIDDEN_REASONS)[number];
+export type RequestReason = (typeof REQUEST_REASONS)[number];
+export type RateLimitReason = (typeof RATE_LIMIT_REASONS)[number];
+export type UpstreamReason = (typeof UPSTREAM_REASONS)[number];
+
+/** Every reason an audit record can carry. */
+export const AUDIT_REASONS = [
+  ...new Set([
+    ...OUTCOME_REASONS,
+    ...AUTHENTICATION_REASONS,
+    ...FORBIDDEN_REASONS,
+    ...REQUEST_REASONS,
+    ...RATE_LIMIT_REASONS,
+    ...UPSTREAM_REASONS,
+    ...CONFIG_REASONS,
+  ]),
+] as const;
+export type AuditReason =
+  | AuthFailureReason
+  | DenyReason
+  | RequestReason
+  | RateLimitReason
+  | UpstreamReason
+  | (typeof CONFIG_REASONS)[number]
+  | (typeof OUTCOME_REASONS)[number];
 
 export interface AppErrorOptions {
   /** Safe, client-facing detail. Only sent when the error is exposed (status < 500). */
@@ -29,6 +175,8 @@ export interface AppErrorOptions {
 
 export class AppError extends Error {
   code: AppErrorCode;
+  /** Why, for the audit record and the log; never sent to the client. */
+  reason: AuditReason;
   statusCode: number;
   expose: boolean;
   title: string;
@@ -39,11 +187,13 @@ export class AppError extends Error {
     code: AppErrorCode,
     statusCode: number,
     title: string,
+    reason: AuditReason,
     options: AppErrorOptions = {},
   ) {
     super(title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.reason = reason;
     this.statusCode = statusCode;
     this.expose = statusCode < 500;
     this.title = title;
@@ -54,8 +204,13 @@ export class AppError extends Error {
 
 /** 400: the request is malformed. */
 export class ValidationError extends AppError {
-  constructor(detail: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
-    super('ERR_BAD_REQUEST', 400, 'Bad Request', { ...options, detail });
+  declare reason: RequestReason;
+  constructor(
+    detail: string,
+    options: Omit<AppErrorOptions, 'detail'> & { reason?: RequestReason } = {},
+  ) {
+    const { reason = 'bad_request', ...rest } = options;
+    super('ERR_BAD_REQUEST', 400, 'Bad Request', reason, { ...rest, detail });
   }
 }
 
@@ -64,72 +219,70 @@ export class ValidationError extends AppError {
  * The reason is kept in `reason` for the audit record and the log, never for the client.
  */
 export class AuthenticationError extends AppError {
-  reason: string;
-  constructor(reason: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
-    super('ERR_AUTHENTICATION', 401, 'Unauthorized', options);
-    this.reason = reason;
+  declare reason: AuthFailureReason;
+  constructor(reason: AuthFailureReason, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super('ERR_AUTHENTICATION', 401, 'Unauthorized', reason, options);
   }
 }
 
 /** 403: authenticated, but no mapping allows this (or a rendered value failed its check). */
 export class ForbiddenError extends AppError {
-  reason: string;
-  constructor(reason: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
-    super('ERR_FORBIDDEN', 403, 'Forbidden', options);
-    this.reason = reason;
+  declare reason: DenyReason;
+  constructor(reason: DenyReason, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super('ERR_FORBIDDEN', 403, 'Forbidden', reason, options);
   }
 }
 
 export class NotFoundError extends AppError {
-  constructor(options: AppErrorOptions = {}) {
-    super('ERR_NOT_FOUND', 404, 'Not Found', options);
+  constructor(
+    reason: 'not_found' | 'unknown_provider' = 'not_found',
+    options: AppErrorOptions = {},
+  ) {
+    super('ERR_NOT_FOUND', 404, 'Not Found', reason, options);
   }
 }
 
 /** 405: the route exists, the method does not. `allow` becomes the `Allow` header (RFC 9110 §15.5.6). */
 export class MethodNotAllowedError extends AppError {
-  /** For the audit record. */
-  reason: string;
   allow: readonly string[];
-  constructor(allow: readonly string[], reason = 'method_not_allowed') {
-    super('ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed');
+  constructor(
+    allow: readonly string[],
+    reason: 'method_not_allowed' | 'binding_not_allowed' = 'method_not_allowed',
+  ) {
+    super('ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed', reason);
     this.allow = allow;
-    this.reason = reason;
   }
 }
 
 /** 415: a body in a media type the route does not read. */
 export class UnsupportedMediaTypeError extends AppError {
-  /** For the audit record. */
-  reason: string;
-  constructor(detail: string, reason = 'unsupported_media_type') {
-    super('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Media Type', { detail });
-    this.reason = reason;
+  constructor(detail: string) {
+    super('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Media Type', 'unsupported_media_type', {
+      detail,
+    });
   }
 }
 
 export class PayloadTooLargeError extends AppError {
-  /** For the audit record, e.g. `token_too_large` or `body_too_large`. */
-  reason: string;
-  constructor(detail: string, reason = 'payload_too_large') {
-    super('ERR_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', { detail });
-    this.reason = reason;
+  constructor(
+    detail: string,
+    reason: 'payload_too_large' | 'token_too_large' | 'body_too_large' | 'saml_response_too_large',
+  ) {
+    super('ERR_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', reason, { detail });
   }
 }
 
 export class RateLimitedError extends AppError {
-  /** Which limit was hit, for the audit record. */
-  reason: string;
-  constructor(retryAfterSeconds: number, reason = 'rate_limited') {
-    super('ERR_RATE_LIMITED', 429, 'Too Many Requests', { retryAfterSeconds });
-    this.reason = reason;
+  declare reason: RateLimitReason;
+  constructor(retryAfterSeconds: number, reason: RateLimitReason) {
+    super('ERR_RATE_LIMITED', 429, 'Too Many Requests', reason, { retryAfterSeconds });
   }
 }
 
 /** 503: a dependency (STS, DynamoDB, the IdP) is unavailable. Retry later. */
 export class UpstreamError extends AppError {
-  constructor(cause: unknown, retryAfterSeconds = 1) {
-    super('ERR_UPSTREAM', 503, 'Service Unavailable', { cause, retryAfterSeconds });
+  constructor(cause: unknown, retryAfterSeconds = 1, reason: UpstreamReason = 'upstream') {
+    super('ERR_UPSTREAM', 503, 'Service Unavailable', reason, { cause, retryAfterSeconds });
   }
 }
 
@@ -145,7 +298,9 @@ export interface ConfigProblem {
 export class ConfigInvalidError extends AppError {
   problems: ConfigProblem[];
   constructor(problems: ConfigProblem[]) {
-    super('ERR_CONFIG_INVALID', 500, 'Configuration invalid', { cause: problems });
+    super('ERR_CONFIG_INVALID', 500, 'Configuration invalid', 'config_invalid', {
+      cause: problems,
+    });
     this.problems = problems;
   }
 }
@@ -153,16 +308,20 @@ export class ConfigInvalidError extends AppError {
 /** Another apply or rollback moved the CURRENT pointer first; nothing was changed. */
 export class ConfigConflictError extends AppError {
   constructor(message: string) {
-    super('ERR_CONFIG_CONFLICT', 500, message);
+    super('ERR_CONFIG_CONFLICT', 500, message, 'config_conflict');
   }
 }
 
 /** No config has been applied yet, so nothing can be decided: fail closed. */
 export class ConfigMissingError extends AppError {
   constructor() {
-    super('ERR_CONFIG_MISSING', 503, 'Service Unavailable', {
-      detail: undefined,
+    super('ERR_CONFIG_MISSING', 503, 'Service Unavailable', 'config_missing', {
       retryAfterSeconds: 30,
     });
   }
+}
+
+/** The audit reason of anything thrown: its typed reason, or `internal_error` for a bug. */
+export function reasonOf(error: unknown): AuditReason {
+  return error instanceof AppError ? error.reason : 'internal_error';
 }

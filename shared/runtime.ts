@@ -1,10 +1,12 @@
 /**
- * The Lambda side's singletons, built once per container at module scope (cold start): clients,
- * the config cache, the JWKS cache inside the authenticator. Handlers import from here.
+ * The one factory for the core's dependencies. A Lambda's composition root calls it once per
+ * container (module scope) with the environment; tests and benchmarks call it with overrides for
+ * what they replace (a mocked STS, an in-memory audit sink, a fake clock). Whatever is not
+ * overridden is the production adapter, built only when needed.
  */
 import { STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditSink } from '#shared/audit/audit.ts';
-import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { lambdaDocumentClient } from '#shared/aws.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { CachedConfigStore } from '#shared/config/store.ts';
@@ -25,31 +27,52 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
   return value;
 }
 
-export function createIssueDeps(
-  env: NodeJS.ProcessEnv = process.env,
-  documentClient = lambdaDocumentClient(env),
-): IssueDeps {
-  const table = tableNameFromEnv(env);
+export interface IssueDepsOptions {
+  env?: NodeJS.ProcessEnv;
+  /** One DynamoDB client for everything a function reads and writes (the SAML state too). */
+  documentClient?: DynamoDBDocumentClient;
+  /** Replaces the production adapter of each named dependency; `reuse: undefined` turns reuse off. */
+  overrides?: Partial<IssueDeps>;
+}
+
+export function createIssueDeps(options: IssueDepsOptions = {}): IssueDeps {
+  const env = options.env ?? process.env;
+  const overrides = options.overrides ?? {};
+  let client = options.documentClient;
+  const documentClient = () => {
+    client ??= lambdaDocumentClient(env);
+    return client;
+  };
+  const table = () => tableNameFromEnv(env);
   return {
-    config: new CachedConfigStore(new DynamoConfigStore(documentClient, table), {
-      ttlMs: positiveNumber(env, 'TVM_CONFIG_CACHE_TTL_SECONDS', 60) * 1000,
-    }),
-    authenticator: createOidcAuthenticator({ stage: env.TVM_STAGE ?? '' }),
+    config:
+      overrides.config ??
+      new CachedConfigStore(new DynamoConfigStore(documentClient(), table()), {
+        ttlMs: positiveNumber(env, 'TVM_CONFIG_CACHE_TTL_SECONDS', 60) * 1000,
+      }),
     // Retries are vendCredentials' job (bounded, jittered, only when they can help).
-    sts: new STSClient({ maxAttempts: 1 }),
-    guard: createAccessGuard(
-      new DynamoDenyList(documentClient, table),
-      new DynamoRateLimiter(documentClient, table),
-    ),
-    audit: new DynamoAuditSink(documentClient, table, {
-      retentionDays: positiveNumber(env, 'TVM_AUDIT_RETENTION_DAYS', 90),
-      logger,
-    }),
+    sts: overrides.sts ?? new STSClient({ maxAttempts: 1 }),
+    guard:
+      overrides.guard ??
+      createAccessGuard(
+        new DynamoDenyList(documentClient(), table()),
+        new DynamoRateLimiter(documentClient(), table()),
+      ),
+    audit:
+      overrides.audit ??
+      new DynamoAuditSink(documentClient(), table(), {
+        retentionDays: positiveNumber(env, 'TVM_AUDIT_RETENTION_DAYS', 90),
+        logger,
+      }),
     // 3 attempts of at most 2 s each stay well inside the 10 s Lambda timeout.
-    vend: { timeoutMs: 2_000, maxAttempts: 3 },
+    vend: overrides.vend ?? { timeoutMs: 2_000, maxAttempts: 3 },
     // Per instance, in memory only; bounded so a burst of distinct principals cannot grow it.
-    reuse: new CredentialReuseCache({ maxEntries: 5_000 }),
-    logger,
-    now: () => new Date(),
+    ...('reuse' in overrides
+      ? overrides.reuse === undefined
+        ? {}
+        : { reuse: overrides.reuse }
+      : { reuse: new CredentialReuseCache({ maxEntries: 5_000 }) }),
+    logger: overrides.logger ?? logger,
+    now: overrides.now ?? (() => new Date()),
   };
 }

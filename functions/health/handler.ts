@@ -1,5 +1,10 @@
+import {
+  type HttpEvent,
+  type HttpResult,
+  json,
+  withHttpStack,
+} from '#functions/http/middleware.ts';
 import { MethodNotAllowedError } from '#shared/errors.ts';
-import { type HttpEvent, type HttpResult, json, withHttpStack } from '#shared/http/middleware.ts';
 
 /** serverless.yml routes the other methods here only so that they get 405 and `Allow`. */
 const HEALTH_METHODS = ['GET'] as const;

@@ -1,7 +1,8 @@
-import { withHttpStack } from '#shared/http/middleware.ts';
-import { samlRoute } from '#shared/saml/route.ts';
-import { createSamlDeps } from '#shared/saml/runtime.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
+import { createSamlDeps } from './deps.ts';
+import { samlRoute } from './route.ts';
 
+// The composition root: built once per container.
 const deps = createSamlDeps();
 
 /**

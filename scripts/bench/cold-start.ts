@@ -1,7 +1,9 @@
 /**
- * Cold start benchmark (issue 6, item 3). For every function that `serverless package` bundles,
- * three bundles are built with esbuild's API, using serverless-esbuild's settings from
- * serverless.yml (bundle, platform node, target node24, format cjs), sourcemaps off:
+ * Cold start benchmark. For every function that `serverless package` bundles, three bundles are
+ * built with esbuild's API, using serverless-esbuild's settings read from serverless.yml
+ * (`custom.esbuild`: bundle, platform, target, format, minify, sourcemap), so what is timed is
+ * what deploys; each runs with the `NODE_OPTIONS` serverless.yml gives the functions
+ * (`--enable-source-maps`, which loads the source map):
  *
  * - (a) hello: `exports.handler = async () => ({ statusCode: 200 })`;
  * - (b) baseline: (a) plus the libraries the function builds at module scope, constructed the
@@ -23,6 +25,9 @@
  * Nothing leaves the machine. COLD_START_ENDPOINT=closed uses http://127.0.0.1:9 instead (the
  * PutItem then fails with ECONNREFUSED, and the SDK's retries land inside the first answer).
  *
+ * Then, on the same (c) code of credentials and saml, one build setting at a time (minify, the
+ * sources inside the source map, source maps enabled at all), interleaved: what each one costs.
+ *
  * Writes bench/results/cold-start.json and bench/results/cold-start.svg. Reports; never asserts.
  * Run alone with `npx tsx scripts/bench/cold-start.ts`.
  */
@@ -35,6 +40,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { parse } from 'yaml';
 import { machineInfo, median, quantile, round, toJson } from './stats.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +48,7 @@ const WORK = path.join(ROOT, '.bench', 'cold-start');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const RUNS = Number(process.env.COLD_START_RUNS ?? 30);
 const WARMUP_RUNS = 2;
-/** Issue 6 targets. */
+/** The targets the README's Performance table states. */
 const MAX_MINIFIED_BYTES = 400 * 1000;
 const MAX_INIT_OVER_BASELINE_MS = 20;
 
@@ -55,6 +61,57 @@ const VARIANT_LABEL: Record<VariantId, string> = {
   b: 'hello + same module-scope libraries',
   c: 'ours',
 };
+
+/** serverless-esbuild's settings and the functions' NODE_OPTIONS, as serverless.yml deploys them. */
+interface DeployedBuild {
+  platform: 'node';
+  target: string;
+  format: 'cjs';
+  minify: boolean;
+  keepNames: boolean;
+  sourcemap: boolean;
+  sourcesContent: boolean;
+  nodeOptions: string;
+}
+
+function deployedBuild(): DeployedBuild {
+  // CloudFormation tags (!GetAtt, !Sub) are elsewhere in the file; only plain values are read.
+  const yml = parse(readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8'), {
+    logLevel: 'silent',
+  }) as {
+    custom?: { esbuild?: Record<string, unknown> };
+    provider?: { environment?: Record<string, unknown> };
+  };
+  const esbuild = yml.custom?.esbuild ?? {};
+  const { bundle, platform, target, format, minify, sourcemap } = esbuild;
+  const { keepNames = false, sourcesContent = true } = esbuild;
+  if (bundle !== true || platform !== 'node' || format !== 'cjs' || typeof target !== 'string') {
+    throw new Error(
+      `serverless.yml custom.esbuild is not what this bench builds: ${JSON.stringify(esbuild)}`,
+    );
+  }
+  if (
+    typeof minify !== 'boolean' ||
+    typeof keepNames !== 'boolean' ||
+    typeof sourcemap !== 'boolean' ||
+    typeof sourcesContent !== 'boolean'
+  ) {
+    throw new Error(
+      'serverless.yml custom.esbuild minify, keepNames, sourcemap, sourcesContent: true or false',
+    );
+  }
+  const nodeOptions = yml.provider?.environment?.NODE_OPTIONS;
+  return {
+    platform,
+    target,
+    format,
+    minify,
+    keepNames,
+    sourcemap,
+    sourcesContent,
+    nodeOptions: typeof nodeOptions === 'string' ? nodeOptions : '',
+  };
+}
 
 const HELLO = 'exports.handler = async () => ({ statusCode: 200 });\n';
 
@@ -152,7 +209,12 @@ export interface VariantResult {
   variant: VariantId;
   label: string;
   entry: string;
+  /** The bundle as serverless.yml builds it (the one timed). */
   bundleBytes: number;
+  /** Its source map beside it (0 without one); --enable-source-maps reads it at load. */
+  sourceMapBytes: number;
+  /** The same code with minify off, for comparison. */
+  unminifiedBytes: number;
   minifiedBytes: number;
   /** The largest contributors to the minified bundle (esbuild metafile, bytes in output). */
   minifiedTopPackages: { module: string; bytes: number }[];
@@ -197,6 +259,30 @@ export interface ColdStartResult {
   method: Record<string, string>;
   functions: FunctionResult[];
   initProfile?: ProfileResult;
+  settings?: SettingsResult;
+}
+
+/** One build setting changed at a time on the same (c) code, interleaved in the same rounds. */
+interface SettingsVariant {
+  label: string;
+  minify: boolean;
+  keepNames: boolean;
+  sourcesContent: boolean;
+  /** NODE_OPTIONS=--enable-source-maps (the map is read and parsed at load). */
+  sourceMapsEnabled: boolean;
+}
+
+interface SettingsResult {
+  note: string;
+  functions: {
+    function: FunctionName;
+    variants: (SettingsVariant & {
+      bundleBytes: number;
+      sourceMapBytes: number;
+      moduleEvaluatedMs: Distribution;
+      firstAnswerMs: Distribution;
+    })[];
+  }[];
 }
 
 interface ProfilePart {
@@ -222,7 +308,7 @@ function dist(values: number[]): Distribution {
   return { median: round(median(values), 2), p90: round(quantile(values, 0.9), 2) };
 }
 
-function childEnv(endpoint: string): NodeJS.ProcessEnv {
+function childEnv(endpoint: string, nodeOptions: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The children run plain CJS bundles: no loader (tsx) or flags leak into them.
   delete env.NODE_OPTIONS;
@@ -241,12 +327,14 @@ function childEnv(endpoint: string): NodeJS.ProcessEnv {
     AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     // Loopback only: the stub below, or a closed port.
     AWS_ENDPOINT_URL: endpoint,
+    ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }),
   };
 }
 
 async function bundle(
   entry: string,
   outfile: string,
+  settings: DeployedBuild,
   minify: boolean,
   sourcemap: boolean,
 ): Promise<{ bytes: number; topPackages: { module: string; bytes: number }[] }> {
@@ -254,11 +342,14 @@ async function bundle(
     entryPoints: [entry],
     outfile,
     bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
+    platform: settings.platform,
+    target: settings.target,
+    format: settings.format,
     minify,
-    sourcemap: sourcemap ? 'external' : false,
+    keepNames: settings.keepNames,
+    sourcesContent: settings.sourcesContent,
+    // Linked, as serverless-esbuild writes it: the sourceMappingURL comment makes Node load the map.
+    sourcemap,
     absWorkingDir: ROOT,
     logLevel: 'error',
     metafile: true,
@@ -416,11 +507,11 @@ const SHORT_LABEL: Record<VariantId, string> = { a: 'hello', b: 'hello + same li
 const kb = (bytes: number): string =>
   bytes < 1000 ? `${bytes} B` : `${(bytes / 1000).toFixed(0)} KB`;
 
-function svgChart(result: ColdStartResult): string {
-  const width = 760;
+export function svgChart(result: ColdStartResult): string {
+  const width = 860;
   const rowH = 26;
   const left = 250;
-  const right = 110;
+  const right = 190;
   const top = 56;
   const groupGap = 22;
   const rows = result.functions.flatMap((f) => f.variants.map((v) => ({ fn: f.function, v })));
@@ -433,7 +524,7 @@ function svgChart(result: ColdStartResult): string {
     '<title>TVM cold start: process start to module evaluated to first answer, per bundle</title>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="bold">Cold start: process start → module evaluated → first answer (median of ${RUNS} fresh processes)</text>`,
-    `<text x="12" y="40" fill="#555">${esc(`${result.machine.node}, ${result.machine.cpuModel}; label: first answer · bundle (minified)`)}</text>`,
+    `<text x="12" y="40" fill="#555">${esc(`${result.machine.node}, ${result.machine.cpuModel}; label: first answer · bundle as deployed (unminified)`)}</text>`,
   ];
   let y = top;
   result.functions.forEach((f, fi) => {
@@ -451,7 +542,7 @@ function svgChart(result: ColdStartResult): string {
         `<rect x="${x0}" y="${y + 4}" width="${wBoot.toFixed(1)}" height="${rowH - 8}" fill="#c7c7c7"/>`,
         `<rect x="${(x0 + wBoot).toFixed(1)}" y="${y + 4}" width="${wReq.toFixed(1)}" height="${rowH - 8}" fill="#4e79a7"/>`,
         `<rect x="${(x0 + wBoot + wReq).toFixed(1)}" y="${y + 4}" width="${wInv.toFixed(1)}" height="${rowH - 8}" fill="#f28e2b"/>`,
-        `<text x="${(x0 + wBoot + wReq + wInv + 6).toFixed(1)}" y="${y + 16}">${answered.toFixed(1)} ms · ${kb(v.bundleBytes)} (${kb(v.minifiedBytes)})</text>`,
+        `<text x="${(x0 + wBoot + wReq + wInv + 6).toFixed(1)}" y="${y + 16}">${answered.toFixed(1)} ms · ${kb(v.bundleBytes)} (${kb(v.unminifiedBytes)})</text>`,
       );
       y += rowH;
     }
@@ -473,8 +564,95 @@ function svgChart(result: ColdStartResult): string {
   return `${parts.join('\n')}\n`;
 }
 
+/**
+ * What each bundle setting costs, on the same (c) code: unminified with full source maps (the
+ * settings before minify), minified with full maps, as deployed, and as deployed with the maps
+ * not enabled. Runs interleaved like the main table.
+ */
+async function settingsAb(
+  runner: string,
+  deployed: DeployedBuild,
+  env: NodeJS.ProcessEnv,
+  runs: number,
+): Promise<SettingsResult> {
+  const variants: SettingsVariant[] = [
+    {
+      label: 'unminified, source maps with sources',
+      minify: false,
+      keepNames: false,
+      sourcesContent: true,
+      sourceMapsEnabled: true,
+    },
+    {
+      label: 'minified + keepNames, source maps with sources',
+      minify: true,
+      keepNames: true,
+      sourcesContent: true,
+      sourceMapsEnabled: true,
+    },
+    {
+      label: 'minified + keepNames, source maps without sources',
+      minify: true,
+      keepNames: true,
+      sourcesContent: false,
+      sourceMapsEnabled: true,
+    },
+    {
+      label: 'minified + keepNames, source maps not enabled',
+      minify: true,
+      keepNames: true,
+      sourcesContent: false,
+      sourceMapsEnabled: false,
+    },
+  ];
+  const fns: FunctionName[] = ['credentials', 'saml'];
+  const withoutMaps: NodeJS.ProcessEnv = { ...env };
+  delete withoutMaps.NODE_OPTIONS;
+  const built = new Map<string, { file: string; bytes: number; mapBytes: number }>();
+  for (const fn of fns) {
+    for (const [i, v] of variants.entries()) {
+      const file = path.join(WORK, 'dist', `${fn}-settings-${i}.cjs`);
+      const settings = { ...deployed, keepNames: v.keepNames, sourcesContent: v.sourcesContent };
+      const { bytes } = await bundle(entryFor(fn, 'c'), file, settings, v.minify, true);
+      built.set(`${fn}-${i}`, { file, bytes, mapBytes: statSync(`${file}.map`).size });
+    }
+  }
+  const samples = new Map<string, Sample[]>([...built.keys()].map((k) => [k, []]));
+  for (let round = 0; round < WARMUP_RUNS + runs; round += 1) {
+    for (const fn of fns) {
+      for (const [i, v] of variants.entries()) {
+        const key = `${fn}-${i}`;
+        const sample = await runOnce(
+          runner,
+          built.get(key)?.file ?? '',
+          fn,
+          v.sourceMapsEnabled ? env : withoutMaps,
+        );
+        if (round >= WARMUP_RUNS) samples.get(key)?.push(sample);
+      }
+    }
+  }
+  return {
+    note: `the (c) bundle of each function built ${variants.length} ways, one setting changed at a time, ${runs} fresh processes each after ${WARMUP_RUNS} warm-up runs, interleaved; source maps linked as serverless-esbuild writes them`,
+    functions: fns.map((fn) => ({
+      function: fn,
+      variants: variants.map((v, i) => {
+        const s = samples.get(`${fn}-${i}`) ?? [];
+        const b = built.get(`${fn}-${i}`);
+        return {
+          ...v,
+          bundleBytes: b?.bytes ?? 0,
+          sourceMapBytes: b?.mapBytes ?? 0,
+          moduleEvaluatedMs: dist(s.map((x) => x.evaluatedMs)),
+          firstAnswerMs: dist(s.map((x) => x.answeredMs)),
+        };
+      }),
+    })),
+  };
+}
+
 export async function runColdStart(
-  options: { runs?: number; profile?: boolean } = {},
+  options: { runs?: number; profile?: boolean; settings?: boolean } = {},
 ): Promise<ColdStartResult> {
   const runs = options.runs ?? RUNS;
   const machine = machineInfo();
@@ -488,30 +666,53 @@ export async function runColdStart(
   mkdirSync(RESULTS, { recursive: true });
   const runner = path.join(WORK, 'runner.cjs');
   writeFileSync(runner, RUNNER);
+  const deployed = deployedBuild();
 
   const bundles = new Map<
     string,
-    { file: string; bytes: number; minBytes: number; minTop: { module: string; bytes: number }[] }
+    {
+      file: string;
+      bytes: number;
+      mapBytes: number;
+      unminBytes: number;
+      minBytes: number;
+      minTop: { module: string; bytes: number }[];
+    }
   >();
   for (const fn of FUNCTIONS) {
     writeFileSync(entryFor(fn, 'a'), HELLO);
     writeFileSync(entryFor(fn, 'b'), BASELINE[fn].source);
     for (const v of VARIANTS) {
       const file = path.join(WORK, 'dist', `${fn}-${v}.cjs`);
-      const { bytes } = await bundle(entryFor(fn, v), file, false, false);
-      const minBuild = await bundle(
+      const { bytes } = await bundle(
         entryFor(fn, v),
-        path.join(WORK, 'dist', `${fn}-${v}.min.cjs`),
-        true,
-        false,
+        file,
+        deployed,
+        deployed.minify,
+        deployed.sourcemap,
       );
+      const other = (minify: boolean) =>
+        bundle(
+          entryFor(fn, v),
+          path.join(WORK, 'dist', `${fn}-${v}.${minify ? 'min' : 'full'}.cjs`),
+          deployed,
+          minify,
+          false,
+        );
+      const minBuild = await other(true);
+      const unminBuild = await other(false);
+      const mapBytes = deployed.sourcemap ? statSync(`${file}.map`).size : 0;
       bundles.set(`${fn}-${v}`, {
         file,
         bytes,
+        mapBytes,
+        unminBytes: unminBuild.bytes,
         minBytes: minBuild.bytes,
         minTop: minBuild.topPackages,
       });
-      console.log(`  built ${fn} (${v}): ${bytes} B, minified ${minBuild.bytes} B`);
+      console.log(
+        `  built ${fn} (${v}): ${bytes} B + map ${mapBytes} B; minified ${minBuild.bytes} B, unminified ${unminBuild.bytes} B`,
+      );
     }
   }
 
@@ -538,7 +739,7 @@ export async function runColdStart(
     await once(stub, 'listening');
     endpoint = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
   }
-  const env = childEnv(endpoint);
+  const env = childEnv(endpoint, deployed.nodeOptions);
   const samples = new Map<string, Sample[]>();
   for (const fn of FUNCTIONS) {
     for (const v of VARIANTS) samples.set(`${fn}-${v}`, []);
@@ -571,6 +772,8 @@ export async function runColdStart(
         label: VARIANT_LABEL[v],
         entry: path.relative(ROOT, entryFor(fn, v)),
         bundleBytes: b?.bytes ?? 0,
+        sourceMapBytes: b?.mapBytes ?? 0,
+        unminifiedBytes: b?.unminBytes ?? 0,
         minifiedBytes: b?.minBytes ?? 0,
         minifiedTopPackages: b?.minTop ?? [],
         runs: s.length,
@@ -611,8 +814,7 @@ export async function runColdStart(
     benchmark: 'cold-start',
     machine,
     method: {
-      build:
-        'esbuild JS API with serverless-esbuild settings from serverless.yml: bundle, platform node, target node24, format cjs; sourcemap off for timing (the deployed bundle has sourcemap on and NODE_OPTIONS=--enable-source-maps, not measured here); minified size from a separate minify:true build',
+      build: `esbuild JS API with serverless-esbuild settings read from serverless.yml custom.esbuild: bundle, platform ${deployed.platform}, target ${deployed.target}, format ${deployed.format}, minify ${deployed.minify}, keepNames ${deployed.keepNames}, sourcemap ${deployed.sourcemap} (linked), sourcesContent ${deployed.sourcesContent}; every run with NODE_OPTIONS=${JSON.stringify(deployed.nodeOptions)} from provider.environment, as deployed; minified and unminified sizes from separate builds without source maps`,
       runs: `${runs} fresh processes per bundle after ${WARMUP_RUNS} warm-up runs each, interleaved a,b,c per round; ${process.execPath}`,
       clock:
         'all times are ms from the process start (performance.timeOrigin); runner deltas by process.hrtime.bigint()',
@@ -626,12 +828,15 @@ export async function runColdStart(
     functions,
   };
 
+  if (options.settings ?? true) result.settings = await settingsAb(runner, deployed, env, runs);
+
   if (options.profile ?? true) {
     try {
       await bundle(
         entryFor('credentials', 'c'),
         path.join(WORK, 'dist', 'credentials-c.map.cjs'),
-        false,
+        deployed,
+        deployed.minify,
         true,
       );
       result.initProfile = {
@@ -658,7 +863,8 @@ function printTable(result: ColdStartResult): void {
       function: f.function,
       variant: `(${v.variant}) ${v.label}`,
       bytes: v.bundleBytes,
-      'min bytes': v.minifiedBytes,
+      'map bytes': v.sourceMapBytes,
+      'unmin bytes': v.unminifiedBytes,
       'eval med': v.moduleEvaluatedMs.median,
       'eval p90': v.moduleEvaluatedMs.p90,
       'answer med': v.firstAnswerMs.median,
@@ -672,6 +878,13 @@ function printTable(result: ColdStartResult): void {
     console.log(
       `${f.function}: (c) − (b) = ${t.moduleEvaluatedOverBaselineMs} ms to module evaluated, ${t.firstAnswerOverBaselineMs} ms to first answer (target ≤ ${t.initOverBaselineMaxMs}: ${t.initMet ? 'met' : 'NOT met'}); minified ${t.minifiedBytes} B (target ≤ ${t.minifiedBytesMax}: ${t.minifiedMet ? 'met' : 'NOT met'})`,
     );
+  }
+  for (const f of result.settings?.functions ?? []) {
+    for (const v of f.variants) {
+      console.log(
+        `settings, ${f.function}: ${v.label}: ${v.bundleBytes} B + map ${v.sourceMapBytes} B, evaluated ${v.moduleEvaluatedMs.median} ms, first answer ${v.firstAnswerMs.median} ms`,
+      );
+    }
   }
   if (result.initProfile) {
     const parts = [

@@ -6,7 +6,7 @@
  */
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
-import { withHttpStack } from '#shared/http/middleware.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
 import { fakeContext, httpEvent } from '../../test/support/lambda-fakes.ts';
 import { TEST_AUDIENCE } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, startHarness, stsMock } from '../../test/support/vend-harness.ts';

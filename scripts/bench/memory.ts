@@ -1,5 +1,5 @@
 /**
- * Memory over 100,000 warm invocations of the credentials handler (issue 6, memory target):
+ * Memory over 100,000 warm invocations of the credentials handler:
  * the real middy stack, authenticator (warm JWKS), guards and decide(); STS and the audit sink
  * are plain stubs that keep no history, so any growth is the handler's own. The heap is read
  * after a forced full GC before and after, and every 10,000 requests for the trend.
@@ -9,14 +9,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { STSClient } from '@aws-sdk/client-sts';
+import { credentialsRoute } from '#functions/credentials/route.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
-import { credentialsRoute } from '#shared/credentials/route.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from '../../test/support/lambda-fakes.ts';
 import { MemoryDenyList, MemoryRateLimiter } from '../../test/support/memory-guards.ts';
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
@@ -51,23 +52,26 @@ export async function runMemoryBench(log: (line: string) => void) {
     config: validated.config,
   };
   let vended = 0;
-  const deps: IssueDeps = {
-    config: { require: async () => loaded },
-    authenticator: createOidcAuthenticator({ stage: 'local' }),
-    // A stub with no call history (a sinon mock would itself grow per call).
-    sts: { send: async () => STS_ANSWER } as unknown as STSClient,
-    audit: {
-      async write() {
-        vended += 1;
+  const deps: IssueDeps = createIssueDeps({
+    overrides: {
+      config: { require: async () => loaded },
+      // A stub with no call history (a sinon mock would itself grow per call).
+      sts: { send: async () => STS_ANSWER } as unknown as STSClient,
+      audit: {
+        async write() {
+          vended += 1;
+        },
       },
+      guard: createAccessGuard(new MemoryDenyList(), new MemoryRateLimiter()),
+      reuse: new CredentialReuseCache({ maxEntries: 5_000 }),
+      vend: { timeoutMs: 1_000, maxAttempts: 1, backoffBaseMs: 0 },
+      logger: { info() {}, warn() {}, error() {} },
+      now: () => new Date(),
     },
-    guard: createAccessGuard(new MemoryDenyList(), new MemoryRateLimiter()),
-    reuse: new CredentialReuseCache({ maxEntries: 5_000 }),
-    vend: { timeoutMs: 1_000, maxAttempts: 1, backoffBaseMs: 0 },
-    logger: { info() {}, warn() {}, error() {} },
-    now: () => new Date(),
-  };
-  const handler = withHttpStack(credentialsRoute(deps));
+  });
+  const handler = withHttpStack(
+    credentialsRoute(deps, createOidcAuthenticator({ stage: 'local' })),
+  );
   const tokens = await Promise.all(
     Array.from({ length: SUBJECTS }, (_, i) =>
       issuer.mint({ token_use: 'id', tenant: 'acme', sub: `user-${i}` }),

@@ -2,8 +2,8 @@
  * `npm run bench`: the JWT-path, warm-vend-handler, cold-start, credential-reuse, loopback,
  * memory and SAML ACS benchmarks. Writes bench/results/{jwt,handler,cold-start,reuse,
  * loopback,memory,saml-acs}.json, summary.svg, cold-start.svg, loopback.svg and saml-acs.svg.
- * `npm run bench -- saml-acs` (`npx tsx scripts/bench/run.ts saml-acs`) runs the SAML ACS one
- * alone; the others that run alone do so as `npx tsx scripts/bench/<name>.ts`.
+ * `npm run bench -- <name>` (`npx tsx scripts/bench/run.ts <name>`) runs one alone, e.g.
+ * `npm run bench -- loopback --stub-delay-ms 20`; most also run as `npx tsx scripts/bench/<name>.ts`.
  * Numbers are reported, never asserted; only accept/reject decisions are asserted.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { renderSummarySvg } from './chart.ts';
 import { runColdStart } from './cold-start.ts';
 import { runHandlerBench } from './handler.ts';
 import { runJwtBench } from './jwt.ts';
-import { runLoopbackBench } from './loopback.ts';
+import { loopbackOptions, runLoopbackBench } from './loopback.ts';
 import { runMemoryBench } from './memory.ts';
 import { runReuseBenchmark } from './reuse.ts';
 import { renderSamlAcsSvg, runSamlAcsBench } from './saml-acs.ts';
@@ -66,7 +66,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   'jwt-handler': jwtAndHandler,
   'cold-start': () => runColdStart(),
   reuse: async () => runReuseBenchmark(),
-  loopback: () => runLoopbackBench(log),
+  loopback: () => runLoopbackBench(log, loopbackOptions(process.argv.slice(3))),
   memory: () => runMemoryBench(log),
   'saml-acs': samlAcs,
 };

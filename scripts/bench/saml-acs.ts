@@ -16,10 +16,12 @@
  *
  *   npx tsx scripts/bench/run.ts saml-acs     writes bench/results/saml-acs.{json,svg}
  */
+
 import { Buffer } from 'node:buffer';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import type { SamlProvider } from '#shared/config/schema.ts';
 import { validateConfig } from '#shared/config/validate.ts';
+import { AppError } from '#shared/errors.ts';
 import { pinnedCertificates, samlIdentity } from '#shared/saml/provider.ts';
 import { MAX_SAML_RESPONSE_BYTES, validateSamlResponse } from '#shared/saml/response.ts';
 import {
@@ -336,8 +338,7 @@ function withJunk(base64: string): string {
 }
 
 function refusalReason(error: unknown): string {
-  const reason = (error as { reason?: unknown }).reason;
-  return typeof reason === 'string' ? reason : `unexpected ${String(error)}`;
+  return error instanceof AppError ? error.reason : `unexpected ${String(error)}`;
 }
 
 export async function runSamlAcsBench(log: (line: string) => void): Promise<SamlAcsResults> {

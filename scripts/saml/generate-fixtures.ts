@@ -11,10 +11,12 @@
  *
  * Output is byte-stable: fixed instants, and RSA PKCS#1 v1.5 signatures are deterministic.
  */
+
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AuthFailureReason } from '#shared/errors.ts';
 import {
   ALGORITHMS,
   assertionOf,
@@ -48,34 +50,8 @@ import {
 
 type Category = 'xsw' | 'signature' | 'comment' | 'conditions' | 'parsing';
 
-/** The first check of the validator that refuses the fixture. */
-type ExpectedReason =
-  | 'doctype_not_allowed'
-  | 'malformed_response'
-  | 'xml_comment'
-  | 'not_a_response'
-  | 'encrypted_assertion_unsupported'
-  | 'assertion_count'
-  | 'assertion_misplaced'
-  | 'signature_misplaced'
-  | 'assertion_unsigned'
-  | 'signature_malformed'
-  | 'duplicate_id'
-  | 'transform_not_allowed'
-  | 'algorithm_not_allowed'
-  | 'signature_invalid'
-  | 'status_not_success'
-  | 'issuer_mismatch'
-  | 'destination_mismatch'
-  | 'subject_confirmation_invalid'
-  | 'recipient_mismatch'
-  | 'not_yet_valid'
-  | 'expired'
-  | 'assertion_too_old'
-  | 'audience_mismatch'
-  | 'missing_subject'
-  | 'in_response_to_missing'
-  | 'in_response_to_unknown';
+/** The first check of the validator that refuses the fixture: one of the audit reasons. */
+type ExpectedReason = AuthFailureReason;
 
 interface Attack {
   name: string;

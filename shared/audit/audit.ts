@@ -48,7 +48,7 @@ export interface AuditSink {
   write(record: AuditRecord): Promise<void>;
 }
 
-/** SHA-256 of `issuer \0 subject`. Before issue 10 the first part was the provider id. */
+/** SHA-256 of `issuer \0 subject`. Records written before principals were issuer-keyed used the provider id. */
 export function subjectHash(issuer: string, subject: string): string {
   return createHash('sha256').update(`${issuer}\u0000${subject}`).digest('hex');
 }

@@ -29,35 +29,8 @@ export interface Identity {
   claims: Claims;
 }
 
-/**
- * Why authentication failed, for the audit record and the log. Never sent to the client: every
- * authentication failure answers the same generic 401.
- */
-export type AuthFailureReason =
-  | 'missing_token'
-  | 'token_too_large'
-  | 'malformed_token'
-  | 'unsupported_token_type'
-  | 'embedded_key_header'
-  | 'unsupported_crit_header'
-  | 'invalid_kid'
-  | 'algorithm_not_allowed'
-  | 'unknown_issuer'
-  | 'provider_mismatch'
-  | 'unknown_kid'
-  | 'signature_invalid'
-  | 'typ_mismatch'
-  /** The token carries an access-token marker (`cause.marker`): only ID tokens are accepted. */
-  | 'access_token'
-  | 'audience_mismatch'
-  | 'azp_mismatch'
-  | 'token_use_mismatch'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'issued_in_future'
-  | 'token_too_old'
-  | 'invalid_claims'
-  | 'missing_subject';
+/** Why authentication failed: one vocabulary of reasons, owned by the errors module. */
+export type { AuthFailureReason } from '#shared/errors.ts';
 
 /** Deeply frozen, so no later step can change what authentication proved. */
 function frozen(value: unknown): unknown {

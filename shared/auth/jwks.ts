@@ -45,11 +45,9 @@ export interface JwksStore {
  * the audit record shows; the client gets the generic 503 with Retry-After.
  */
 export class JwksUnavailableError extends UpstreamError {
-  reason: 'jwks_unavailable';
   provider: string;
   constructor(provider: string, cause: unknown, retryAfterSeconds: number) {
-    super(cause, retryAfterSeconds);
-    this.reason = 'jwks_unavailable';
+    super(cause, retryAfterSeconds, 'jwks_unavailable');
     this.provider = provider;
   }
 }

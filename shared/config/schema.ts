@@ -1,17 +1,12 @@
 /**
  * The versioned config file (version 1): one zod schema is the source of truth for the shape,
  * the defaults, the TypeScript types and the committed JSON Schema (docs/config.schema.json).
- * Checks that need more than one field (ARNs, templates, STS size limits) live in validate.ts.
+ * Checks that need more than one field (ARNs, templates, STS size limits) live in validate/.
  */
 import { z } from 'zod';
 
-import {
-  CLAIM_NAME_PATTERN,
-  ID_PATTERN,
-  MATCH_LIMITS,
-  OIDC_ALGORITHMS,
-  STS_LIMITS,
-} from './limits.ts';
+import { CLAIM_NAME_PATTERN, ID_PATTERN, MATCH_LIMITS, OIDC_ALGORITHMS } from './limits.ts';
+import { POLICY_SID_PATTERN, STS_LIMITS } from './sts.ts';
 
 export { CLAIM_NAME_PATTERN, ID_PATTERN, MATCH_LIMITS, OIDC_ALGORITHMS, STS_LIMITS };
 
@@ -304,7 +299,7 @@ const ConditionScalar = z.union([z.string(), z.number(), z.boolean()]);
 export const PolicyStatementSchema = z.strictObject({
   Sid: z
     .string()
-    .regex(/^[A-Za-z0-9]*$/, { error: 'must contain only letters and digits (IAM Sid grammar)' })
+    .regex(POLICY_SID_PATTERN, { error: 'must contain only letters and digits (IAM Sid grammar)' })
     .optional(),
   Effect: z.enum(['Allow', 'Deny']),
   Action: PolicyStrings.optional(),

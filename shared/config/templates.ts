@@ -119,21 +119,20 @@ export function renderTemplate(
       if (part.kind === 'text') return part.text;
       const value = lookup(part.name, context);
       if (value === undefined || value === null) {
-        throw new ForbiddenError(`template variable "${part.name}" has no value`, {
+        throw new ForbiddenError('claim_value_rejected', {
           cause: { variable: part.name, problem: 'missing' },
         });
       }
       if (typeof value !== 'string') {
-        throw new ForbiddenError(`template variable "${part.name}" is not a string`, {
+        throw new ForbiddenError('claim_value_rejected', {
           cause: { variable: part.name, problem: 'not_string' },
         });
       }
       const limit = limitOf(part.name);
       if (value.length > limit) {
-        throw new ForbiddenError(
-          `template variable "${part.name}" is ${value.length} characters; its maximum is ${limit}`,
-          { cause: { variable: part.name, problem: 'too_long', length: value.length, limit } },
-        );
+        throw new ForbiddenError('claim_value_rejected', {
+          cause: { variable: part.name, problem: 'too_long', length: value.length, limit },
+        });
       }
       return value;
     })

@@ -7,10 +7,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { type AuditRecord, type AuditSink, subjectHash } from '#shared/audit/audit.ts';
 import type { Identity } from '#shared/auth/identity.ts';
-import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
-import type { Mapping, OidcProvider, Provider, TvmConfig } from '#shared/config/schema.ts';
+import type { Mapping, TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigGeneration } from '#shared/config/store.ts';
-import { AppError, UpstreamError } from '#shared/errors.ts';
+import { AppError, ForbiddenError, reasonOf, UpstreamError } from '#shared/errors.ts';
 import type { AccessGuard } from '#shared/guard/guard.ts';
 import { decide, matchMappings } from '#shared/mapping/decide.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
@@ -19,12 +18,16 @@ import {
   type VendedCredentials,
   type VendOptions,
   vendCredentials,
+  vendWithSaml,
 } from '#shared/sts/vend.ts';
+import type { Authenticate, IdpNamedSession, Login, LoginContext } from './login.ts';
 import { CredentialReuseCache } from './reuse.ts';
 
+export { reasonOf };
+
+/** What the core needs; the way in (the authenticator) is not among them. */
 export interface IssueDeps {
   config: { require(): Promise<ConfigGeneration> };
-  authenticator: OidcAuthenticator;
   sts: STSClient;
   audit: AuditSink;
   /** Deny list and rate limits, checked after authentication and before deciding. */
@@ -36,34 +39,25 @@ export interface IssueDeps {
   now(): Date;
 }
 
+/** What the edge parsed: the audit context and what the client may ask for. */
 export interface IssueRequest {
   requestId: string;
   route: string;
-  token: string;
-  provider?: string;
+  sourceIp?: string;
   mappingId?: string;
   durationSeconds?: number;
-  sourceIp?: string;
   /** Epoch ms by which STS must have answered: the Lambda's deadline less a margin. */
   deadline?: number;
 }
 
-export interface Issued {
-  identity: Identity;
-  decision: Decision;
-  credentials: VendedCredentials;
-}
-
-/** The audit reason for an error: the typed reason when there is one, else a code. */
-export function reasonOf(error: unknown): string {
-  const reason = (error as { reason?: unknown }).reason;
-  if (typeof reason === 'string') return reason;
-  if (error instanceof StsError) return `sts_${error.failure}`;
-  if (error instanceof AppError) {
-    return error.code.replace(/^ERR_/, '').toLowerCase();
-  }
-  return 'internal_error';
-}
+export type IssueOutcome<C extends LoginContext = LoginContext> =
+  | {
+      kind: 'issued';
+      login: Login<C>;
+      decision: Decision;
+      credentials: VendedCredentials;
+    }
+  | { kind: 'choose'; login: Login<C>; mappings: Mapping[] };
 
 interface AuditContext {
   requestId: string;
@@ -150,101 +144,82 @@ async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGenera
     return await deps.config.require();
   } catch (error) {
     if (error instanceof AppError && error.statusCode === 503) throw error;
-    throw Object.assign(new UpstreamError(error, 5), { reason: 'config_unavailable' });
+    throw new UpstreamError(error, 5, 'config_unavailable');
   }
 }
 
-export async function issueCredentials(deps: IssueDeps, request: IssueRequest): Promise<Issued> {
-  const outcome = await issueForIdentity(deps, request, {
-    authenticate: (config) =>
-      deps.authenticator.authenticate(
-        request.token,
-        config.providers.filter((p): p is OidcProvider => p.type === 'oidc'),
-        request.provider === undefined ? {} : { provider: request.provider },
-      ),
-  });
-  if (outcome.kind !== 'issued') throw new Error('an OIDC request never asks to choose');
-  return outcome;
+/** Only the mappings this login may use: native SAML logins reach only the asserted roles. */
+function usableConfig(config: TvmConfig, context: LoginContext): TvmConfig {
+  const { roles } = context;
+  if (roles === 'any') return config;
+  return { ...config, mappings: config.mappings.filter((m) => roles.includes(m.roleArn)) };
 }
 
-/**
- * What a session carries when the IdP names it (SAML native mode: AssumeRoleWithSAML takes the
- * session name and SourceIdentity from the assertion, never from the TVM). Absent: not set.
- */
-export interface IdpNamedSession {
-  roleSessionName?: string;
-  sourceIdentity?: string;
-}
-
-/** How one login proves its identity and turns a decision into credentials. */
-export interface IssueFlow {
-  /** Proves who the caller is against the loaded config (OIDC token, SAML assertion, selection). */
-  authenticate(config: TvmConfig): Promise<Identity>;
-  /**
-   * Only these mappings may match (SAML native mode: the roles the assertion itself lists).
-   * Applied after authentication and before deciding: the others do not exist for this login.
-   */
-  allowMapping?(mapping: Mapping): boolean;
-  /**
-   * Called with every matching mapping when the request named none: true stops before vending so
-   * the user can choose (the SAML role chooser). Audited as `role_choice_offered`.
-   */
-  offerChoice?(matched: readonly Mapping[], provider: Provider): boolean;
-  /** Replaces AssumeRole (SAML native mode: AssumeRoleWithSAML). */
-  vend?(decision: Decision, options: VendOptions): Promise<VendedCredentials>;
-  /**
-   * The console target: no DurationSeconds, or the role-chained session cannot sign in. A
-   * function, because the target is known only once the login is authenticated.
-   */
-  omitDuration?(): boolean;
-  /**
-   * SAML native mode: the session name and SourceIdentity the assertion sets, for the audit
-   * record in place of the decision's (which STS never sees). Known once authenticated.
-   */
-  idpNamedSession?(): IdpNamedSession | undefined;
-}
-
-export type IssueOutcome =
-  | ({ kind: 'issued' } & Issued)
-  | { kind: 'choose'; identity: Identity; mappings: Mapping[] };
-
-/**
- * authenticate ▸ guard ▸ decide ▸ vend ▸ audit, for any way of authenticating. Exactly one audit
- * record per call, written before anything is returned.
- */
-export async function issueForIdentity(
+/** Makes the session the way the login context says; never reads anything but data. */
+async function vendFor(
   deps: IssueDeps,
-  request: Omit<IssueRequest, 'token'>,
-  flow: IssueFlow,
-): Promise<IssueOutcome> {
-  let identity: Identity | undefined;
+  decision: Decision,
+  context: LoginContext,
+  options: VendOptions,
+): Promise<VendedCredentials> {
+  const method = context.vend;
+  if (method.kind === 'assume-role') {
+    return vendCredentials(deps.sts, decision, {
+      ...options,
+      ...(method.omitDuration ? { omitDuration: true } : {}),
+    });
+  }
+  const role = method.roles.find((candidate) => candidate.roleArn === decision.roleArn);
+  if (role === undefined) throw new ForbiddenError('role_not_asserted');
+  return vendWithSaml(
+    deps.sts,
+    decision,
+    { principalArn: role.principalArn, samlResponse: method.samlResponse },
+    options,
+  );
+}
+
+/** Native mode: the audit record stores what the session really carries, never our rendering. */
+function namedSession(context: LoginContext): IdpNamedSession | undefined {
+  return context.vend.kind === 'assume-role-with-saml' ? context.vend.session : undefined;
+}
+
+/**
+ * authenticate ▸ guard ▸ decide ▸ vend ▸ audit, for every way in. Exactly one audit record per
+ * call, written before anything is returned; credentials leave only once theirs is written.
+ */
+export async function issue<C extends LoginContext>(
+  deps: IssueDeps,
+  request: IssueRequest,
+  authenticate: Authenticate<C>,
+): Promise<IssueOutcome<C>> {
+  let login: Login<C> | undefined;
   let decision: Decision | undefined;
   let credentials: VendedCredentials;
   let reuseKey: string | undefined;
   let reused: VendedCredentials | undefined;
   try {
     const loaded = await loadConfig(deps);
-    identity = await flow.authenticate(loaded.config);
-    const config: TvmConfig =
-      flow.allowMapping === undefined
-        ? loaded.config
-        : { ...loaded.config, mappings: loaded.config.mappings.filter(flow.allowMapping) };
-    const provider = config.providers.find((p) => p.id === identity?.provider);
-    if (provider === undefined) throw new UpstreamError(new Error('provider left the config'));
+    login = await authenticate(loaded.config);
+    const { identity, context } = login;
+    const config = usableConfig(loaded.config, context);
+    if (!config.providers.some((p) => p.id === identity.provider)) {
+      throw new UpstreamError(new Error('provider left the config'));
+    }
     await deps.guard.check(identity, loaded.config.providers, {
       now: deps.now(),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
     });
-    if (request.mappingId === undefined && flow.offerChoice !== undefined) {
+    if (request.mappingId === undefined && context.offerChoice) {
       const matched = matchMappings(identity, config);
-      if (flow.offerChoice(matched, provider)) {
+      if (matched.length > 1) {
         await deps.audit.write({
           ...baseRecord(request, deps.now()),
           outcome: 'pending',
           reason: 'role_choice_offered',
           ...principalFields(identity),
         });
-        return { kind: 'choose', identity, mappings: matched };
+        return { kind: 'choose', login, mappings: matched };
       }
     }
     decision = decide(identity, config, {
@@ -256,24 +231,22 @@ export async function issueForIdentity(
     // Reuse only after the deny list and rate limits passed, and only what this instance vended
     // for exactly this principal and these AssumeRole parameters.
     const reuse = decision.mapping.reuse;
+    const reusable =
+      context.vend.kind === 'assume-role' && context.vend.reusable && !context.vend.omitDuration;
     reuseKey =
-      reuse !== undefined && deps.reuse !== undefined && flow.vend === undefined
+      reuse !== undefined && deps.reuse !== undefined && reusable
         ? CredentialReuseCache.key(identity, decision)
         : undefined;
     reused =
       reuseKey === undefined || reuse === undefined
         ? undefined
         : deps.reuse?.find(reuseKey, deps.now(), reuse.minRemainingSeconds);
-    const vendOptions: VendOptions = {
-      ...deps.vend,
-      ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
-      ...(flow.omitDuration?.() === true ? { omitDuration: true } : {}),
-    };
     credentials =
       reused ??
-      (flow.vend === undefined
-        ? await vendCredentials(deps.sts, decision, vendOptions)
-        : await flow.vend(decision, vendOptions));
+      (await vendFor(deps, decision, context, {
+        ...deps.vend,
+        ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
+      }));
   } catch (error) {
     if (error instanceof StsError && error.failure === 'misconfigured') {
       // AccessDenied or a malformed policy: the role's trust policy or the mapping is wrong.
@@ -283,9 +256,9 @@ export async function issueForIdentity(
         stsError: (error.cause as { name?: string } | undefined)?.name,
       });
     }
-    const named = identity === undefined ? undefined : flow.idpNamedSession?.();
+    const named = login === undefined ? undefined : namedSession(login.context);
     await auditRefusal(deps, request, error, {
-      ...(identity === undefined ? {} : { identity }),
+      ...(login === undefined ? {} : { identity: login.identity }),
       ...(decision === undefined ? {} : { decision }),
       ...(named === undefined ? {} : { named }),
     });
@@ -297,8 +270,8 @@ export async function issueForIdentity(
     outcome: 'allowed',
     // A reuse is its own audited event, carrying the original AccessKeyId.
     reason: reused === undefined ? 'ok' : 'reused',
-    ...principalFields(identity),
-    ...decisionFields(decision, flow.idpNamedSession?.()),
+    ...principalFields(login.identity),
+    ...decisionFields(decision, namedSession(login.context)),
     accessKeyId: credentials.accessKeyId,
     expiration: credentials.expiration.toISOString(),
   };
@@ -315,5 +288,5 @@ export async function issueForIdentity(
   }
   // Cached only once audited: unaudited credentials are never handed out, now or later.
   if (reuseKey !== undefined && reused === undefined) deps.reuse?.store(reuseKey, credentials);
-  return { kind: 'issued', identity, decision, credentials };
+  return { kind: 'issued', login, decision, credentials };
 }

@@ -68,24 +68,38 @@ export function rateLimitRules(
 }
 
 /**
- * Deny list first (a denied principal must not even use up rate budget), then the rate limits.
- * Both read DynamoDB on every request, so a deny takes effect at the next request.
+ * One round trip: the deny read and the rate counters run side by side, and the answer is
+ * decided only once both settled. A denied principal is refused (403) whatever the counters
+ * said, even when they failed; otherwise any store error refuses with a 503 (fail closed), then
+ * a full window with a 429. Because the counters are written before the deny read is known, a
+ * denied request still spends rate budget (docs/operations.md, "Rate limits"). Both read
+ * DynamoDB on every request, so a deny takes effect at the next request. Not one
+ * TransactWriteItems: transactions on one hot counter cancel each other under the very bursts
+ * the limits exist for.
  */
 export function createAccessGuard(denyList: DenyList, limiter: RateLimiter): AccessGuard {
   return {
     async check(identity, providers, context) {
-      try {
+      const findDeny = async () => {
         // Entries written before deny keys moved to the issuer live under each entry's id.
         const legacy = providersOfIssuer(providers, identity.issuer).map((p) => p.id);
-        const entry = await denyList.find(identity.issuer, identity.subject, legacy, context.now);
-        if (entry !== undefined) throw new ForbiddenError('denied_principal');
+        return denyList.find(identity.issuer, identity.subject, legacy, context.now);
+      };
+      const countRequest = async () => {
         const rules = rateLimitRules(identity, providers, context.sourceIp);
         if (rules.length > 0) await limiter.consume(rules, context.now);
-      } catch (error) {
-        if (error instanceof AppError) throw error;
-        // The deny list or the counters could not be read: refuse (fail closed), as a 503.
-        throw Object.assign(new UpstreamError(error, 2), { reason: 'guard_unavailable' });
+      };
+      const [denied, counted] = await Promise.allSettled([findDeny(), countRequest()]);
+      if (denied.status === 'fulfilled' && denied.value !== undefined) {
+        throw new ForbiddenError('denied_principal');
       }
+      for (const settled of [denied, counted]) {
+        if (settled.status === 'fulfilled' || settled.reason instanceof AppError) continue;
+        // The deny list or a counter could not be read: refuse (fail closed), as a 503.
+        throw new UpstreamError(settled.reason, 2, 'guard_unavailable');
+      }
+      if (denied.status === 'rejected') throw denied.reason;
+      if (counted.status === 'rejected') throw counted.reason;
     },
   };
 }

@@ -5,8 +5,8 @@
  */
 import type { Identity } from '#shared/auth/identity.ts';
 import { claimTypes, firstMalformedClaim } from '#shared/config/claims.ts';
-import { STS_LIMITS } from '#shared/config/limits.ts';
 import type { Mapping, Provider, TvmConfig } from '#shared/config/schema.ts';
+import { STS_LIMITS } from '#shared/config/sts.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import type { Decision, DecisionRequest } from '#shared/mapping/decision.ts';
 import { evaluateMatch } from '#shared/mapping/match.ts';

@@ -28,11 +28,4 @@ export interface Decision {
 }
 
 /** Why no credentials are vended after a successful authentication (audit reason, 403). */
-export type DenyReason =
-  | 'denied_principal'
-  | 'no_matching_mapping'
-  | 'mapping_not_allowed'
-  | 'ambiguous_mapping'
-  | 'claim_value_rejected'
-  | 'claim_malformed'
-  | 'policy_too_large';
+export type { DenyReason } from '#shared/errors.ts';

@@ -7,9 +7,16 @@
 import { createHash } from 'node:crypto';
 import type { Identity } from '#shared/auth/identity.ts';
 import { ISSUER_TAG_CHARS, issuerTag } from '#shared/auth/principal.ts';
-import { STS_LIMITS } from '#shared/config/limits.ts';
 import { formatConfigPath, type PathSegment } from '#shared/config/path.ts';
 import type { Mapping, Provider, SessionPolicy } from '#shared/config/schema.ts';
+import {
+  POLICY_CLAIM_VALUE_PATTERN,
+  SESSION_NAME_CHARACTERS_PATTERN,
+  SESSION_NAME_PATTERN,
+  STS_LIMITS,
+  TAG_CHARACTERS_PATTERN,
+  TAG_CLAIM_VALUE_PATTERN,
+} from '#shared/config/sts.ts';
 import {
   type LimitOf,
   parseTemplate,
@@ -18,31 +25,6 @@ import {
   templateLimits,
 } from '#shared/config/templates.ts';
 import { ForbiddenError } from '#shared/errors.ts';
-
-/** STS Tag value pattern, from the AssumeRole API reference (Tag data type). */
-export const TAG_VALUE_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
-
-/**
- * A claim inside a tag value: the STS tag characters minus `/` (a role policy that reads
- * `${aws:PrincipalTag/tenant}` in a resource path would let tenant "b/x" into tenant "b"'s
- * prefix) and minus every separator but the plain space (no U+2028 line breaks or NBSP tricks).
- * Non-empty, because `${aws:PrincipalTag/tenant}*` with an empty tag is `*`.
- */
-export const TAG_CLAIM_VALUE_PATTERN = /^[\p{L}\p{N}_.:=+\-@ ]+$/u;
-
-/**
- * A claim inside a session policy string: ASCII letters, digits and `_ . @ : + = , -` only, and
- * non-empty. This excludes IAM wildcards (`*` `?`), policy variables and their escapes (`$ { }`),
- * path separators (`/`, so `../` and prefix-crossing are impossible), JSON quotes and
- * backslashes, all whitespace and control characters, and every non-ASCII look-alike. An empty
- * value would turn `{{claims.tenant}}*` into `*`.
- */
-export const POLICY_CLAIM_VALUE_PATTERN = /^[A-Za-z0-9_.@:+=,-]+$/;
-
-/** RoleSessionName and SourceIdentity: [\w+=,.@-], 2–64 characters (AssumeRole API reference). */
-export const SESSION_NAME_PATTERN = /^[\w+=,.@-]{2,64}$/;
-
-const SESSION_NAME_CHARACTER = /^[\w+=,.@-]$/;
 
 /** Hex characters of SHA-256 appended to every RoleSessionName (64 bits: collisions are negligible). */
 export const SESSION_NAME_HASH_CHARS = 16;
@@ -158,7 +140,7 @@ export function renderSessionTags(
       mapping.id,
     );
     // Claims passed their own rule; the whole value (with its static text) must fit STS's.
-    if (!TAG_VALUE_PATTERN.test(value)) {
+    if (!TAG_CHARACTERS_PATTERN.test(value)) {
       throw claimRejected({
         mapping: mapping.id,
         field,
@@ -301,7 +283,7 @@ export function renderRoleSessionName(
           mapping.id,
         );
   const sanitised = Array.from(value, (character) =>
-    SESSION_NAME_CHARACTER.test(character) ? character : '-',
+    SESSION_NAME_CHARACTERS_PATTERN.test(character) ? character : '-',
   ).join('');
   const hash = sha256Hex(JSON.stringify([identity.issuer, identity.subject, value])).slice(
     0,

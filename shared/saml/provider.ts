@@ -4,8 +4,9 @@
  */
 import type { Claims, ClaimValue, Identity } from '#shared/auth/identity.ts';
 import type { SamlProvider } from '#shared/config/schema.ts';
+import { ROLE_ARN_PATTERN, SAML_PROVIDER_ARN_PATTERN } from '#shared/config/sts.ts';
+import { metadataSigningCertificates } from '#shared/xml/saml-metadata.ts';
 import type { VerifiedAssertion } from './response.ts';
-import { attribute, certificateToPem, children, isElement, NS, parseXml, walk } from './xml.ts';
 
 /** The attribute AWS-integrated IdPs send: `role ARN,provider ARN` pairs (native mode). */
 export const AWS_ROLE_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/Role';
@@ -36,39 +37,6 @@ export function spUrls(baseUrl: string, provider: Pick<SamlProvider, 'id'>): SpU
     acs: `${root}/acs`,
     select: `${root}/select`,
   };
-}
-
-/**
- * What IdP metadata says about signing: every EntityDescriptor's entityID, and the certificates
- * of the signing KeyDescriptors (`use="signing"` or no `use`) of the IDPSSODescriptor of
- * `entityId`. Config validation and the ACS both read metadata through this one function, so a
- * document that validates is exactly what verifies responses. Throws XmlParseError.
- */
-export function metadataSigningCertificates(
-  metadataXml: string,
-  entityId: string,
-): { entityIds: string[]; certificates: string[] } {
-  const entityIds: string[] = [];
-  const certificates: string[] = [];
-  for (const node of walk(parseXml(metadataXml))) {
-    if (isElement(node, NS.metadata, 'EntityDescriptor')) {
-      entityIds.push(attribute(node, 'entityID') ?? '');
-      continue;
-    }
-    if (!isElement(node, NS.metadata, 'IDPSSODescriptor')) continue;
-    const owner = node.parentNode as Element | null;
-    if (owner === null || attribute(owner, 'entityID') !== entityId) continue;
-    for (const descriptor of children(node, NS.metadata, 'KeyDescriptor')) {
-      const use = attribute(descriptor, 'use');
-      if (use !== undefined && use !== 'signing') continue;
-      for (const inner of walk(descriptor)) {
-        if (isElement(inner, NS.dsig, 'X509Certificate')) {
-          certificates.push(certificateToPem(inner.textContent ?? ''));
-        }
-      }
-    }
-  }
-  return { entityIds, certificates };
 }
 
 const certificateCache = new WeakMap<SamlProvider, readonly string[]>();
@@ -150,8 +118,8 @@ export function assertedRoles(assertion: VerifiedAssertion): AssertedRole[] {
   for (const value of values) {
     const parts = value.split(',').map((part) => part.trim());
     if (parts.length !== 2) continue;
-    const role = parts.find((part) => /^arn:aws[\w-]*:iam::\d{12}:role\//.test(part));
-    const principal = parts.find((part) => /^arn:aws[\w-]*:iam::\d{12}:saml-provider\//.test(part));
+    const role = parts.find((part) => ROLE_ARN_PATTERN.test(part));
+    const principal = parts.find((part) => SAML_PROVIDER_ARN_PATTERN.test(part));
     if (role !== undefined && principal !== undefined) {
       roles.push({ roleArn: role, principalArn: principal });
     }

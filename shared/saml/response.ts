@@ -8,7 +8,12 @@
 import { Buffer } from 'node:buffer';
 import type { SignedXml as SignedXmlClass } from 'xml-crypto';
 import type { SamlProvider } from '#shared/config/schema.ts';
-import { AppError, AuthenticationError, PayloadTooLargeError } from '#shared/errors.ts';
+import {
+  AppError,
+  AuthenticationError,
+  type AuthFailureReason,
+  PayloadTooLargeError,
+} from '#shared/errors.ts';
 import {
   attribute,
   childElements,
@@ -20,7 +25,7 @@ import {
   walk,
   wholeText,
   XmlParseError,
-} from './xml.ts';
+} from '#shared/xml/dom.ts';
 
 /** Entra ID with a few hundred groups is ~60 KB of base64; past this nobody's IdP sent it. */
 export const MAX_SAML_RESPONSE_BYTES = 128 * 1024;
@@ -55,38 +60,7 @@ const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/;
 const ID_ATTRIBUTES = ['ID', 'Id', 'id'] as const;
 
 /** Why a response was refused: the audit reason. The client only ever sees a generic page. */
-export type SamlFailureReason =
-  | 'missing_saml_response'
-  | 'malformed_response'
-  | 'doctype_not_allowed'
-  | 'xml_comment'
-  | 'not_a_response'
-  | 'encrypted_assertion_unsupported'
-  | 'assertion_count'
-  | 'assertion_misplaced'
-  | 'signature_misplaced'
-  | 'assertion_unsigned'
-  | 'response_unsigned'
-  | 'signature_malformed'
-  | 'duplicate_id'
-  | 'transform_not_allowed'
-  | 'algorithm_not_allowed'
-  | 'signature_invalid'
-  | 'status_not_success'
-  | 'issuer_mismatch'
-  | 'destination_mismatch'
-  | 'subject_confirmation_invalid'
-  | 'recipient_mismatch'
-  | 'audience_mismatch'
-  | 'not_yet_valid'
-  | 'expired'
-  | 'issued_in_future'
-  | 'assertion_too_old'
-  | 'invalid_time'
-  | 'missing_subject'
-  | 'in_response_to_missing'
-  | 'in_response_to_mismatch'
-  | 'replayed';
+export type SamlFailureReason = AuthFailureReason;
 
 export function samlRefusal(reason: SamlFailureReason, cause?: unknown): AuthenticationError {
   return new AuthenticationError(reason, cause === undefined ? {} : { cause });

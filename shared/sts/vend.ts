@@ -117,6 +117,7 @@ export class StsError extends AppError {
         : status === 503
           ? 'Service Unavailable'
           : 'Internal Server Error',
+      `sts_${failure}`,
       { cause, ...(status === 503 ? { retryAfterSeconds: 2 } : {}) },
     );
     this.failure = failure;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromHttp } from '@aws-sdk/credential-providers';
@@ -262,6 +263,10 @@ describe('credentials over HTTP (serverless-offline + moto)', () => {
     const token = await tvm.issuer.mint({ sub: 'contract', tenant: 'acme' });
     secrets.push(token);
     const seed = process.env.TVM_CONTRACT_SEED ?? '20261202';
+
+    expect(existsSync(venvBin('st')), `${venvBin('st')} is missing: run \`npm run setup\``).toBe(
+      true,
+    );
 
     // Act
     const run = await runCommand(

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
@@ -40,6 +41,30 @@ function zipEntryNames(zip: Buffer): string[] {
     offset += 46 + nameLength + extraLength + commentLength;
   }
   return names;
+}
+
+/** One entry's bytes (stored or deflated), read through the central directory. */
+function zipEntry(zip: Buffer, name: string): Buffer {
+  const endOfCentralDirectory = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(endOfCentralDirectory + 10);
+  let offset = zip.readUInt32LE(endOfCentralDirectory + 16);
+  for (let i = 0; i < count; i++) {
+    const method = zip.readUInt16LE(offset + 10);
+    const compressedSize = zip.readUInt32LE(offset + 20);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    const local = zip.readUInt32LE(offset + 42);
+    if (zip.toString('utf8', offset + 46, offset + 46 + nameLength) === name) {
+      const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+      const data = zip.subarray(start, start + compressedSize);
+      if (method === 0) return data;
+      if (method === 8) return inflateRawSync(data);
+      throw new Error(`${name}: zip method ${method}`);
+    }
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  throw new Error(`${name} is not in the zip`);
 }
 
 function resourcesOfType(template: CfnTemplate, type: string): [string, CfnResource][] {
@@ -102,7 +127,7 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
   it('passes cfn-lint with no errors and no warnings', async () => {
     // Prepare
     const cfnLint = path.join(repoRoot, '.venv', 'bin', 'cfn-lint');
-    expect(existsSync(cfnLint), `${cfnLint} is missing: create the project .venv first`).toBe(true);
+    expect(existsSync(cfnLint), `${cfnLint} is missing: run \`npm run setup\``).toBe(true);
 
     // Act
     const lint = await runCommand(
@@ -254,19 +279,29 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     });
   });
 
-  it('ships the CJS bundle and its source map, without the esbuild metafile', async () => {
-    // Prepare
-    const fn = template.Resources.HealthLambdaFunction;
-    expect(fn?.Type).toBe('AWS::Lambda::Function');
-    const s3Key = (fn?.Properties.Code as { S3Key: string } | undefined)?.S3Key ?? '';
+  it.each(['Credentials', 'Saml', 'Health'])(
+    '%s ships its minified CJS bundle and its source map, without the esbuild metafile',
+    async (name) => {
+      // Prepare
+      const fn = template.Resources[`${name}LambdaFunction`];
+      expect(fn?.Type).toBe('AWS::Lambda::Function');
+      const s3Key = (fn?.Properties.Code as { S3Key: string } | undefined)?.S3Key ?? '';
+      const dir = `functions/${name.toLowerCase()}`;
 
-    // Act
-    const entries = zipEntryNames(await readFile(path.join(outDir, path.basename(s3Key))));
+      // Act
+      const zip = await readFile(path.join(outDir, path.basename(s3Key)));
+      const entries = zipEntryNames(zip);
+      const code = zipEntry(zip, `${dir}/handler.cjs`).toString('utf8');
 
-    // Assess
-    expect(entries).toContain('functions/health/handler.cjs');
-    expect(entries).toContain('functions/health/handler.cjs.map');
-    expect(entries.filter((entry) => /meta/i.test(entry))).toEqual([]);
-    expect(entries.filter((entry) => entry.startsWith('node_modules/'))).toEqual([]);
-  });
+      // Assess
+      expect(entries.sort()).toEqual([`${dir}/handler.cjs`, `${dir}/handler.cjs.map`]);
+      // esbuild writes a `// <source path>` line before each module only when not minifying.
+      expect(code).not.toMatch(/^\/\/ (functions|shared|node_modules)\//m);
+      expect(code.trimEnd().endsWith('//# sourceMappingURL=handler.cjs.map')).toBe(true);
+      const map = JSON.parse(zipEntry(zip, `${dir}/handler.cjs.map`).toString('utf8')) as {
+        sources: string[];
+      };
+      expect(map.sources.filter((source) => source.endsWith(`/${dir}/handler.ts`))).toHaveLength(1);
+    },
+  );
 });

@@ -2,10 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsRoute } from '#functions/credentials/route.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
 import { subjectHash } from '#shared/audit/audit.ts';
-import { credentialsRoute } from '#shared/credentials/route.ts';
+import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { vendCredentials } from '#shared/sts/vend.ts';
 import { LOCAL_REGION } from '../../scripts/local/aws-stack.ts';
@@ -46,7 +47,12 @@ describe('vend path against moto and a real OIDC issuer', () => {
     await applyConfig(table.documentClient, table.tableName, oidcConfig(issuer));
     // What the local stage gives the Lambda: the emulator endpoint and dummy credentials.
     Object.assign(process.env, table.env, { TVM_CONFIG_CACHE_TTL_SECONDS: '0' });
-    handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+    handler = withHttpStack(
+      credentialsRoute(
+        createIssueDeps({ env: process.env }),
+        createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
+      ),
+    );
   });
 
   afterAll(async () => {
@@ -212,7 +218,12 @@ describe('rate limits against moto', () => {
         }),
       );
       Object.assign(process.env, table.env);
-      const handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+      const handler = withHttpStack(
+        credentialsRoute(
+          createIssueDeps({ env: process.env }),
+          createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
+        ),
+      );
       const token = await issuer.mint({ sub: 'racer' });
 
       // Act

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { credentialsRoute } from '#functions/credentials/route.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
+import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { createDocumentClient } from '#shared/aws.ts';
-import { credentialsRoute } from '#shared/credentials/route.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import {
   ensureTable,
@@ -52,7 +53,12 @@ describe('the local AWS emulator goes down and comes back', () => {
     Object.assign(process.env, localAwsEnv(moto.endpoint, 'tvm-local'), {
       TVM_CONFIG_CACHE_TTL_SECONDS: '0',
     });
-    const handler = withHttpStack(credentialsRoute(createIssueDeps(process.env)));
+    const handler = withHttpStack(
+      credentialsRoute(
+        createIssueDeps({ env: process.env }),
+        createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
+      ),
+    );
     const token = await issuer.mint({ sub: 'alice' });
     const call = async (n: number) => {
       const result = await handler(

@@ -37,6 +37,8 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { credentialsRoute } from '#functions/credentials/route.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
 import type { AuditRecord } from '#shared/audit/audit.ts';
 import { DynamoAuditSink } from '#shared/audit/audit.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
@@ -46,12 +48,11 @@ import type { TvmConfig } from '#shared/config/schema.ts';
 import { CachedConfigStore } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
-import { credentialsRoute } from '#shared/credentials/route.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
 import { logger } from '#shared/observability.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
 import { harnessConfig } from './local-config.ts';
 import { startTestIssuer, type TestIssuer } from './oidc-issuer.ts';
@@ -101,7 +102,7 @@ export interface FaultOutcome {
   /** The audit reason; undefined when no audit record can exist (the audit write failed). */
   reason: string | undefined;
   retryAfter: boolean;
-  /** Why the status is not the 503 that DESIGN.md §4 and issue 5 ask of an upstream failure. */
+  /** Why the status is not the 503 that DESIGN.md §4 asks of an upstream failure. */
   gap?: string;
 }
 
@@ -529,21 +530,28 @@ export async function startFaultHarness(options: FaultHarnessOptions = {}): Prom
   const newAuthenticator = () =>
     createOidcAuthenticator({ stage: 'local', now: clock.now, fetch: jwksFetch });
 
-  const deps: IssueDeps = {
-    config: newConfigCache(),
-    authenticator: newAuthenticator(),
-    sts,
-    guard: createAccessGuard(
-      new DynamoDenyList(documentClient, TABLE_NAME),
-      new DynamoRateLimiter(documentClient, TABLE_NAME),
-    ),
-    audit: new DynamoAuditSink(documentClient, TABLE_NAME, { retentionDays: 90, logger }),
-    // As runtime.ts, with no backoff so that retried faults cost no wall time.
-    vend: { timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 0 },
-    logger,
-    now: () => new Date(clock.now()),
-  };
-  const handler = withHttpStack(credentialsRoute(deps));
+  // The production adapters on the faulty client; only the clock and the vend backoff differ.
+  const deps: IssueDeps = createIssueDeps({
+    env: { TVM_TABLE_NAME: TABLE_NAME },
+    documentClient,
+    overrides: {
+      config: newConfigCache(),
+      sts,
+      audit: new DynamoAuditSink(documentClient, TABLE_NAME, { retentionDays: 90, logger }),
+      reuse: undefined,
+      // As runtime.ts, with no backoff so that retried faults cost no wall time.
+      vend: { timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 0 },
+      logger,
+      now: () => new Date(clock.now()),
+    },
+  });
+  // A cold start replaces it (and its JWKS cache); the route reads the current one.
+  let authenticator = newAuthenticator();
+  const handler = withHttpStack(
+    credentialsRoute(deps, {
+      authenticate: (token, providers, hint) => authenticator.authenticate(token, providers, hint),
+    }),
+  );
   const denyList = new DynamoDenyList(documentClient, TABLE_NAME);
 
   let counter = 0;
@@ -618,7 +626,7 @@ export async function startFaultHarness(options: FaultHarnessOptions = {}): Prom
     vendedCount: () => vended,
     coldStart() {
       deps.config = newConfigCache();
-      deps.authenticator = newAuthenticator();
+      authenticator = newAuthenticator();
     },
     async deny(subject, denyOptions = {}) {
       await denyList.add({

@@ -6,7 +6,12 @@ import {
   inForce,
   legacyDenyPartition,
 } from '#shared/guard/deny-list.ts';
-import { fixedWindow, type RateLimiter } from '#shared/guard/rate-limit.ts';
+import {
+  fixedWindow,
+  type RateLimiter,
+  type RateLimitRule,
+  throwFirstFailure,
+} from '#shared/guard/rate-limit.ts';
 import type { PendingLogin, PendingSelection, SamlStateStore } from '#shared/saml/state.ts';
 
 /** In-memory twins of the DynamoDB guards, with the same semantics, for in-process tests. */
@@ -52,17 +57,18 @@ function partitions(issuer: string | undefined, legacy: readonly string[]): stri
 
 export class MemoryRateLimiter implements RateLimiter {
   readonly counts = new Map<string, number>();
-  async consume(
-    rules: readonly { key: string; limit: number; windowSeconds: number; reason: string }[],
-    now: Date,
-  ): Promise<void> {
-    for (const rule of rules) {
-      const { start, retryAfter } = fixedWindow(now, rule.windowSeconds);
-      const key = `${rule.key}@${start}`;
-      const count = this.counts.get(key) ?? 0;
-      if (count >= rule.limit) throw new RateLimitedError(retryAfter, rule.reason);
-      this.counts.set(key, count + 1);
-    }
+  async consume(rules: readonly RateLimitRule[], now: Date): Promise<void> {
+    // As DynamoRateLimiter: every rule with room counts the request, then the first full one refuses.
+    const settled = await Promise.allSettled(
+      rules.map(async (rule) => {
+        const { start, retryAfter } = fixedWindow(now, rule.windowSeconds);
+        const key = `${rule.key}@${start}`;
+        const count = this.counts.get(key) ?? 0;
+        if (count >= rule.limit) throw new RateLimitedError(retryAfter, rule.reason);
+        this.counts.set(key, count + 1);
+      }),
+    );
+    throwFirstFailure(settled);
   }
 }
 

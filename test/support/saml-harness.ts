@@ -5,14 +5,14 @@
  */
 import { AssumeRoleCommand, AssumeRoleWithSAMLCommand, STSClient } from '@aws-sdk/client-sts';
 import { expect } from 'vitest';
+import { withHttpStack } from '#functions/http/middleware.ts';
+import { type SamlDeps, samlRoute } from '#functions/saml/route.ts';
 import type { AuditRecord, AuditSink } from '#shared/audit/audit.ts';
-import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import type { TvmConfig } from '#shared/config/schema.ts';
 import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
-import { type SamlDeps, samlRoute } from '#shared/saml/route.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
 import { MemoryDenyList, MemoryRateLimiter, MemorySamlStateStore } from './memory-guards.ts';
 import { SAML_TEST, samlConfig } from './saml-config.ts';
@@ -105,25 +105,35 @@ export function startSamlHarness(
   const now = options.now ?? new Date(SAML_TEST.t0.getTime() + 60_000);
   const silent = { info() {}, warn() {}, error() {} };
   const deps: SamlDeps = {
-    config: {
-      async require() {
-        return { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
+    core: createIssueDeps({
+      overrides: {
+        config: {
+          async require() {
+            return {
+              generation: 1,
+              hash: configHash(config),
+              createdAt: '',
+              createdBy: '',
+              config,
+            };
+          },
+        },
+        sts:
+          options.stsEndpoint === undefined
+            ? new STSClient({ region: 'us-east-1', maxAttempts: 1 })
+            : new STSClient({
+                endpoint: options.stsEndpoint,
+                region: 'eu-west-1',
+                credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+              }),
+        audit,
+        guard: createAccessGuard(denyList, new MemoryRateLimiter()),
+        reuse: undefined,
+        vend: { timeoutMs: 1_000, maxAttempts: 1, backoffBaseMs: 0 },
+        logger: silent,
+        now: () => now,
       },
-    },
-    authenticator: createOidcAuthenticator({ stage: 'local' }),
-    sts:
-      options.stsEndpoint === undefined
-        ? new STSClient({ region: 'us-east-1', maxAttempts: 1 })
-        : new STSClient({
-            endpoint: options.stsEndpoint,
-            region: 'eu-west-1',
-            credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-          }),
-    audit,
-    guard: createAccessGuard(denyList, new MemoryRateLimiter()),
-    vend: { timeoutMs: 1_000, maxAttempts: 1, backoffBaseMs: 0 },
-    logger: silent,
-    now: () => now,
+    }),
     state,
     baseUrl: SAML_TEST.baseUrl,
     federation: {

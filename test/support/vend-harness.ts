@@ -6,6 +6,8 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'vitest';
+import { credentialsRoute } from '#functions/credentials/route.ts';
+import { withHttpStack } from '#functions/http/middleware.ts';
 import type { AuditRecord, AuditSink } from '#shared/audit/audit.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import type { TvmConfig } from '#shared/config/schema.ts';
@@ -13,10 +15,9 @@ import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
 import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
-import { credentialsRoute } from '#shared/credentials/route.ts';
 import { ConfigMissingError } from '#shared/errors.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
-import { withHttpStack } from '#shared/http/middleware.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
 import { harnessConfig } from './local-config.ts';
 import { MemoryDenyList, MemoryRateLimiter } from './memory-guards.ts';
@@ -111,26 +112,28 @@ export async function startHarness(
     createdBy: '',
     config,
   };
-  const deps: IssueDeps = {
-    config: {
-      async require() {
-        if (options.withoutConfig === true) throw new ConfigMissingError();
-        if (options.configError !== undefined) throw options.configError;
-        return generation;
+  const deps: IssueDeps = createIssueDeps({
+    overrides: {
+      config: {
+        async require() {
+          if (options.withoutConfig === true) throw new ConfigMissingError();
+          if (options.configError !== undefined) throw options.configError;
+          return generation;
+        },
       },
+      sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
+      audit,
+      guard: createAccessGuard(denyList, rateLimiter),
+      reuse:
+        options.reuseCache === true ? new CredentialReuseCache({ maxEntries: 100 }) : undefined,
+      vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
+      logger: silent,
+      now: () => new Date(),
     },
-    authenticator: createOidcAuthenticator({ stage: 'local' }),
-    sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
-    audit,
-    guard: createAccessGuard(denyList, rateLimiter),
-    ...(options.reuseCache === true
-      ? { reuse: new CredentialReuseCache({ maxEntries: 100 }) }
-      : {}),
-    vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
-    logger: silent,
-    now: () => new Date(),
-  };
-  const handler = withHttpStack(credentialsRoute(deps));
+  });
+  const handler = withHttpStack(
+    credentialsRoute(deps, createOidcAuthenticator({ stage: 'local' })),
+  );
 
   return {
     issuer,

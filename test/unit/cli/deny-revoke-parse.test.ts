@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { TvmConfig } from '#shared/config/schema.ts';
-import type { ConfigAdmin } from '#shared/config/store.ts';
-import { validateConfig } from '#shared/config/validate.ts';
-import type { DenyEntry, DenyList } from '#shared/guard/deny-list.ts';
 import {
   mergeRevocations,
   planRevocation,
@@ -13,8 +9,13 @@ import {
   revokePrincipal,
   revokeStatement,
   type VendedSession,
-} from '#shared/guard/revoke.ts';
-import { type CliDeps, EXIT, parseUntil, runCli } from '../../../scripts/cli/main.ts';
+} from '#shared/admin/revoke.ts';
+import type { TvmConfig } from '#shared/config/schema.ts';
+import type { ConfigAdmin } from '#shared/config/store.ts';
+import { validateConfig } from '#shared/config/validate.ts';
+import type { DenyEntry, DenyList } from '#shared/guard/deny-list.ts';
+import { parseUntil } from '../../../scripts/cli/commands/deny.ts';
+import { type CliDeps, EXIT, runCli } from '../../../scripts/cli/main.ts';
 import { CERTIFICATE_VALID_AT, IDP_CERTIFICATE } from '../../fixtures/config/documents.ts';
 
 /** No test here may reach AWS: opening any store fails the test. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseXml } from '#shared/saml/xml.ts';
+import { parseXml } from '#shared/xml/dom.ts';
 import { type CliDeps, EXIT, runCli } from '../../../scripts/cli/main.ts';
 import { samlConfig } from '../../support/saml-harness.ts';
 

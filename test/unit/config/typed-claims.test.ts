@@ -1,5 +1,5 @@
 /**
- * Config validation of issue 10's rules: typed claims (every claim a rule reads is declared, and
+ * Config validation of the rules that keep decisions from failing open: typed claims (every claim a rule reads is declared, and
  * every operator fits its type), policy templates that cannot widen, and the native-mode warning.
  */
 import { describe, expect, it } from 'vitest';

@@ -8,7 +8,7 @@ import {
 } from '../../support/vend-harness.ts';
 
 /**
- * The HTTP edges of the credentials route (issue 10, item 8): only GET and POST vend, and a POST
+ * The HTTP edges of the credentials route: only GET and POST vend, and a POST
  * body is read only as application/json. Each refusal: status, problem body, no STS call, audited.
  */
 describe('credentials route edges', () => {

@@ -19,7 +19,7 @@ import {
 } from '../../support/vend-harness.ts';
 
 /**
- * Every bad input of issue 3, through the real route: each ends with its status, the generic
+ * Every bad input of the credentials route, through the real route: each ends with its status, the generic
  * body, no STS call, nothing vended, and one audit record with the reason.
  */
 describe('credentials route rejections', () => {

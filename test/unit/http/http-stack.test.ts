@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AuthenticationError } from '#shared/errors.ts';
 import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 import { type CaptureOutput, captureOutput } from './capture-output.ts';
 
@@ -8,10 +7,12 @@ const BEARER = 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25
 /** Fresh modules, so the logger singleton is built under the env stubbed by the test. */
 async function loadStack() {
   vi.resetModules();
-  const middleware = await import('#shared/http/middleware.ts');
+  const middleware = await import('#functions/http/middleware.ts');
   const observability = await import('#shared/observability.ts');
   const health = await import('../../../functions/health/handler.ts');
-  return { ...middleware, ...observability, healthHandler: health.handler };
+  // The errors of this module graph: instanceof holds only within one.
+  const errors = await import('#shared/errors.ts');
+  return { ...middleware, ...observability, errors, healthHandler: health.handler };
 }
 
 describe('http-stack', () => {
@@ -31,10 +32,10 @@ describe('http-stack', () => {
 
   it('never logs the event, so the Authorization header stays out of the logs', async () => {
     // Prepare
-    const { healthHandler, withHttpStack, logger } = await loadStack();
+    const { healthHandler, withHttpStack, logger, errors } = await loadStack();
     const failing = withHttpStack(async () => {
       logger.info('about to fail');
-      throw new AuthenticationError('token signature invalid');
+      throw new errors.AuthenticationError('signature_invalid');
     });
     const event = httpEvent({ headers: { authorization: BEARER } });
 
@@ -44,7 +45,7 @@ describe('http-stack', () => {
 
     // Assess
     expect(response.statusCode).toBe(401);
-    expect(output.text()).toContain('token signature invalid');
+    expect(output.text()).toContain('signature_invalid');
     expect(output.text()).not.toContain(BEARER);
     expect(output.text()).not.toContain('c2VjcmV0LXNpZ25hdHVyZQ');
     expect(output.text()).not.toContain('Lambda invocation event');
@@ -132,7 +133,7 @@ describe('http-stack', () => {
 
 describe('requestIdOf', () => {
   it("takes API Gateway's request id, and the Lambda's where serverless-offline has none", async () => {
-    const { requestIdOf } = await import('#shared/http/problem-json.ts');
+    const { requestIdOf } = await import('#functions/http/problem-json.ts');
     const context = fakeContext({ awsRequestId: 'lambda-1' });
     expect(requestIdOf(httpEvent({ requestId: 'gw-1' }), context)).toBe('gw-1');
     // serverless-offline puts this one constant on every HTTP API event.

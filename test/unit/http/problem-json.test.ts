@@ -2,6 +2,11 @@ import type { Request } from '@middy/core';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  type ProblemLogger,
+  problemJsonErrors,
+  problemType,
+} from '#functions/http/problem-json.ts';
+import {
   AuthenticationError,
   ConfigConflictError,
   ConfigMissingError,
@@ -11,7 +16,6 @@ import {
   UpstreamError,
   ValidationError,
 } from '#shared/errors.ts';
-import { type ProblemLogger, problemJsonErrors, problemType } from '#shared/http/problem-json.ts';
 import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -58,11 +62,11 @@ describe('problem-json', () => {
 
   it('answers every authentication failure with the same generic 401 and logs the reason', async () => {
     // Prepare
-    const reason = 'jwt expired at 2026-11-28T11:00:00Z for sub alice';
+    const reason = 'expired';
 
     // Act
     const expired = await onErrorWith(new AuthenticationError(reason));
-    const badSignature = await onErrorWith(new AuthenticationError('signature mismatch'));
+    const badSignature = await onErrorWith(new AuthenticationError('signature_invalid'));
 
     // Assess
     expect(expired.response.statusCode).toBe(401);
@@ -99,7 +103,9 @@ describe('problem-json', () => {
   it('never sends the reason of a ForbiddenError', async () => {
     // Act
     const { response, body, logger } = await onErrorWith(
-      new ForbiddenError('tag value for claims.email failed the STS pattern'),
+      new ForbiddenError('claim_value_rejected', {
+        cause: { field: 'sessionTags.mail', variable: 'claims.email' },
+      }),
     );
 
     // Assess
@@ -111,6 +117,7 @@ describe('problem-json', () => {
       requestId: 'apigw-request-0001',
     });
     expect(response.body).not.toContain('claims.email');
+    expect(response.body).not.toContain('claim_value_rejected');
     expect(logger.warn).toHaveBeenCalledOnce();
   });
 
@@ -174,7 +181,9 @@ describe('problem-json', () => {
 
   it('sets Retry-After on 429', async () => {
     // Act
-    const { response, body } = await onErrorWith(new RateLimitedError(30));
+    const { response, body } = await onErrorWith(
+      new RateLimitedError(30, 'rate_limited_principal'),
+    );
 
     // Assess
     expect(response.statusCode).toBe(429);
@@ -221,7 +230,11 @@ describe('problem-json', () => {
   });
 
   it('answers as application/problem+json that must not be cached', async () => {
-    for (const error of [new ValidationError('x'), new AuthenticationError('y'), new Error('z')]) {
+    for (const error of [
+      new ValidationError('x'),
+      new AuthenticationError('expired'),
+      new Error('z'),
+    ]) {
       // Act
       const { response } = await onErrorWith(error);
 

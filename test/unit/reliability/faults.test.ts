@@ -1,5 +1,5 @@
 /**
- * Issue 5, "fail closed under faults": every network call on the vend path is made to fail
+ * Fail closed under faults: every network call on the vend path is made to fail
  * (throttling, timeout, 500, connection reset) through the real adapters, and every answer must
  * be a generic problem+json with Retry-After, with no credentials unless they were audited, and
  * with the failure in the audit record.

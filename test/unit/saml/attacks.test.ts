@@ -267,7 +267,7 @@ describe('saml-acs RelayState', () => {
 
 describe('saml-acs identity comes only from signed bytes', () => {
   it('reads the whole NameID text, not the first text node', async () => {
-    const { parseXml, wholeText } = await import('#shared/saml/xml.ts');
+    const { parseXml, wholeText } = await import('#shared/xml/dom.ts');
     const element = parseXml('<n>admin@corp.com<!---->.evil.com</n>').documentElement;
     expect(wholeText(element)).toBe('admin@corp.com.evil.com');
   });

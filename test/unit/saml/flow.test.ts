@@ -6,7 +6,7 @@ import { verify } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { AssumeRoleCommand, AssumeRoleWithSAMLCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { parseXml } from '#shared/saml/xml.ts';
+import { parseXml } from '#shared/xml/dom.ts';
 import { buildValidResponse } from '../../../scripts/saml/fixture-builder.ts';
 import {
   encode,

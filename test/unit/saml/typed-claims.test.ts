@@ -1,5 +1,5 @@
 /**
- * Issue 10, findings 1 and 2, through the ACS with signed assertions: a single AttributeValue is a
+ * Typed claims through the ACS with signed assertions: a single AttributeValue is a
  * one-element list (never a substring test), and a string claim with several values is malformed
  * and refuses, whatever `not`s surround it.
  */
@@ -38,7 +38,7 @@ async function login(
 }
 
 describe('typed claims through the ACS', () => {
-  it('finding 1: one AttributeValue "aws-admins-requests" no longer matches contains aws-admins', async () => {
+  it('one AttributeValue "aws-admins-requests" no longer matches contains aws-admins', async () => {
     // Act: before, the single value became a string and `contains` was a substring test.
     const { h, result } = await login({ groups: ['aws-admins-requests'] });
 
@@ -63,7 +63,7 @@ describe('typed claims through the ACS', () => {
     });
   });
 
-  it('finding 2: a string claim with two values is malformed, not "not a contractor"', async () => {
+  it('a string claim with two values is malformed, not "not a contractor"', async () => {
     // Act: `department` is declared a string; the IdP sends two values.
     const { h, result } = await login(
       { groups: ['aws-readers'], department: ['contractors', 'engineering'] },

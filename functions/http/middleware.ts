@@ -6,7 +6,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { problemJsonErrors, requestIdOf } from '#shared/http/problem-json.ts';
+import { problemJsonErrors, requestIdOf } from '#functions/http/problem-json.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;

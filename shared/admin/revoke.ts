@@ -17,10 +17,11 @@ import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import { principalIssuer, providersOfIssuer } from '#shared/auth/principal.ts';
 import type { Provider, TvmConfig } from '#shared/config/schema.ts';
 import { canonicalJson } from '#shared/config/store.ts';
+import { ROLE_ARN_PATTERN, SESSION_NAME_PATTERN } from '#shared/config/sts.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
-import { renderScope, renderSourceIdentity, SESSION_NAME_PATTERN } from '#shared/mapping/render.ts';
+import type { DenyEntry, DenyList } from '#shared/guard/deny-list.ts';
+import { renderScope, renderSourceIdentity } from '#shared/mapping/render.ts';
 import { queryAll } from '#shared/store/query.ts';
-import type { DenyEntry, DenyList } from './deny-list.ts';
 
 /** The inline policy the revocations live in, one per role. */
 export const REVOKE_POLICY_NAME = 'tvm-revoked-sessions';
@@ -213,8 +214,6 @@ export interface RoleRef {
   account: string;
   roleName: string;
 }
-
-const ROLE_ARN_PATTERN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[^/]+\/)*([\w+=,.@-]{1,64})$/;
 
 export function parseRoleArn(roleArn: string): RoleRef | undefined {
   const match = ROLE_ARN_PATTERN.exec(roleArn);

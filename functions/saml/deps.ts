@@ -1,15 +1,14 @@
 /**
- * The SAML function's singletons: the shared issue path (createIssueDeps) plus the login state,
- * the federation endpoint and the SP signing key. Kept apart from shared/runtime.ts so that the
- * credentials bundle never carries SAML code or the SSM client.
+ * The SAML function's wiring from its environment: the core (without any OIDC authenticator, so
+ * jose stays out of this bundle), the login state, the federation endpoint, the SP signing key.
  */
 import { lambdaDocumentClient } from '#shared/aws.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
+import { AWS_FEDERATION_URL } from '#shared/saml/console.ts';
+import { ssmSigningKey } from '#shared/saml/signing-key.ts';
+import { DynamoSamlStateStore } from '#shared/saml/state.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
-import { AWS_FEDERATION_URL } from './console.ts';
-import type { SamlDeps } from './route.ts';
-import { ssmSigningKey } from './signing-key.ts';
-import { DynamoSamlStateStore } from './state.ts';
+import type { SamlDeps } from './http.ts';
 
 export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   const stage = env.TVM_STAGE ?? '';
@@ -22,10 +21,10 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   }
   const baseUrl = env.TVM_PUBLIC_BASE_URL ?? '';
   const keyParameter = env.TVM_SAML_SIGNING_KEY_PARAMETER ?? '';
-  // One DynamoDB client for the issue path and the login state.
+  // One DynamoDB client for the core and the login state.
   const documentClient = lambdaDocumentClient(env);
   return {
-    ...createIssueDeps(env, documentClient),
+    core: createIssueDeps({ env, documentClient }),
     state: new DynamoSamlStateStore(documentClient, tableNameFromEnv(env)),
     ...(baseUrl === '' ? {} : { baseUrl }),
     federation: { url: federationUrl, timeoutMs: 3_000 },

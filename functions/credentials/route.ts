@@ -1,10 +1,27 @@
 /**
- * `POST /v1/credentials` and `GET /v1/credentials` (DESIGN.md §4): HTTP in, issueCredentials,
- * one of three answer formats out. No AWS event type goes deeper than this file.
+ * `POST /v1/credentials` and `GET /v1/credentials` (DESIGN.md §4): HTTP in, the OIDC login,
+ * issue() in the core, one of three answer formats out. No AWS event type goes deeper than this.
  */
 import { Buffer } from 'node:buffer';
 import type { Context } from 'aws-lambda';
-import { ID_PATTERN, STS_LIMITS } from '#shared/config/limits.ts';
+import {
+  type HttpEvent,
+  type HttpResult,
+  type HttpRoute,
+  json,
+} from '#functions/http/middleware.ts';
+import { requestIdOf } from '#functions/http/problem-json.ts';
+import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
+import { ID_PATTERN } from '#shared/config/limits.ts';
+import type { OidcProvider } from '#shared/config/schema.ts';
+import { STS_LIMITS } from '#shared/config/sts.ts';
+import {
+  auditRefusal,
+  type IssueDeps,
+  type IssueOutcome,
+  issue,
+} from '#shared/credentials/issue.ts';
+import { API_LOGIN, type Login } from '#shared/credentials/login.ts';
 import {
   AuthenticationError,
   MethodNotAllowedError,
@@ -12,9 +29,8 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '#shared/errors.ts';
-import { type HttpEvent, type HttpResult, type HttpRoute, json } from '#shared/http/middleware.ts';
-import { requestIdOf } from '#shared/http/problem-json.ts';
-import { auditRefusal, type IssueDeps, type Issued, issueCredentials } from './issue.ts';
+
+type Issued = Extract<IssueOutcome, { kind: 'issued' }>;
 
 /** Past this the header is not a token anyone issued: refuse before decoding anything. */
 export const MAX_AUTHORIZATION_BYTES = 16 * 1024;
@@ -188,7 +204,8 @@ function parseRequest(event: HttpEvent): ParsedRequest {
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 function answer(issued: Issued, format: ParsedRequest['format']): HttpResult {
-  const { credentials, decision, identity } = issued;
+  const { credentials, decision } = issued;
+  const { identity } = issued.login;
   const expiration = credentials.expiration.toISOString();
   if (format === 'container') {
     // The AWS SDKs' container credential provider (AWS_CONTAINER_CREDENTIALS_FULL_URI).
@@ -239,7 +256,7 @@ function answer(issued: Issued, format: ParsedRequest['format']): HttpResult {
   );
 }
 
-export function credentialsRoute(deps: IssueDeps): HttpRoute {
+export function credentialsRoute(deps: IssueDeps, authenticator: OidcAuthenticator): HttpRoute {
   return async function vendCredentialsRoute(
     event: HttpEvent,
     context: Context,
@@ -256,17 +273,29 @@ export function credentialsRoute(deps: IssueDeps): HttpRoute {
       await auditRefusal(deps, audit, error);
       throw error;
     }
-    const issued = await issueCredentials(deps, {
-      ...audit,
-      // Leave 1.5 s of the Lambda's time for the audit write and the answer.
-      deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
-      token: request.token,
-      ...(request.provider === undefined ? {} : { provider: request.provider }),
-      ...(request.mapping === undefined ? {} : { mappingId: request.mapping }),
-      ...(request.durationSeconds === undefined
-        ? {}
-        : { durationSeconds: request.durationSeconds }),
-    });
-    return answer(issued, request.format);
+    const { token, provider } = request;
+    const outcome = await issue(
+      deps,
+      {
+        ...audit,
+        // Leave 1.5 s of the Lambda's time for the audit write and the answer.
+        deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
+        ...(request.mapping === undefined ? {} : { mappingId: request.mapping }),
+        ...(request.durationSeconds === undefined
+          ? {}
+          : { durationSeconds: request.durationSeconds }),
+      },
+      async (config): Promise<Login> => ({
+        identity: await authenticator.authenticate(
+          token,
+          config.providers.filter((p): p is OidcProvider => p.type === 'oidc'),
+          provider === undefined ? {} : { provider },
+        ),
+        context: API_LOGIN,
+      }),
+    );
+    // API_LOGIN never offers a choice, so the core always decides.
+    if (outcome.kind !== 'issued') throw new Error('an API login never offers a choice');
+    return answer(outcome, request.format);
   };
 }

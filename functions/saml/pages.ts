@@ -2,7 +2,7 @@
  * The HTML the SAML routes answer with: server-rendered, no scripts, every interpolated value
  * escaped, never cached, never framed. Error pages are generic: the reason is in the audit record.
  */
-import type { HttpResult } from '#shared/http/middleware.ts';
+import type { HttpResult } from '#functions/http/middleware.ts';
 import type { VendedCredentials } from '#shared/sts/vend.ts';
 
 const ESCAPES: Record<string, string> = {

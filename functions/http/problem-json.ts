@@ -1,6 +1,6 @@
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AppError, type AppErrorCode, MethodNotAllowedError } from '#shared/errors.ts';
+import { AppError, type AppErrorCode, MethodNotAllowedError, reasonOf } from '#shared/errors.ts';
 
 /** The one thing this middleware needs from a logger (Powertools' Logger fits). */
 export interface ProblemLogger {
@@ -131,14 +131,14 @@ function logError(logger: ProblemLogger, error: unknown, problem: PublicProblem)
     return;
   }
   // The reason (why authentication or authorization failed) is for operators, never the client.
-  const reason = (error as { reason?: unknown }).reason;
+  const reason = reasonOf(error);
   // An access_token refusal names its marker, which the operator needs to judge the switch.
   const marker = (error as { cause?: { marker?: unknown } }).cause?.marker;
   // Name and reason only: a rejected token's claims (in jose's error causes) are personal data.
   logger.warn('request rejected', {
     code: problem.code,
     status: problem.status,
-    ...(typeof reason === 'string' ? { reason } : {}),
+    reason,
     ...(typeof marker === 'string' ? { marker } : {}),
     errorName: (error as { name?: unknown } | null)?.name,
   });

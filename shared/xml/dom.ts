@@ -1,6 +1,8 @@
 /**
- * The little DOM plumbing the SAML checks need, on @xmldom/xmldom (the parser xml-crypto and
- * node-saml use). Parsing is strict: any parser error or warning is a malformed document.
+ * The little DOM plumbing the SAML checks and the metadata reader need, on @xmldom/xmldom (the
+ * parser xml-crypto and node-saml use). Parsing is strict: any parser error or warning is a
+ * malformed document. It sits below config and saml, so both can read XML without importing
+ * each other.
  */
 import { DOMParser } from '@xmldom/xmldom';
 

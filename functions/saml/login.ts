@@ -1,0 +1,65 @@
+/** GET /v1/saml/{provider}/login: a 302 to the IdP with an AuthnRequest (HTTP-Redirect binding). */
+import { randomBytes } from 'node:crypto';
+import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
+import { UpstreamError, ValidationError } from '#shared/errors.ts';
+import { OPAQUE_TOKEN, samlProviderOf } from '#shared/saml/login.ts';
+import { authnRequestUrl } from '#shared/saml/sp.ts';
+import { type LoginTarget, sha256Hex } from '#shared/saml/state.ts';
+import {
+  cookie,
+  LOGIN_COOKIE,
+  LOGIN_TTL_SECONDS,
+  noStoreRedirect,
+  randomToken,
+  type SamlDeps,
+  type SamlRequest,
+} from './http.ts';
+
+function targetOf(event: HttpEvent): LoginTarget {
+  const target = event.queryStringParameters?.target ?? 'console';
+  if (target === 'console' || target === 'credentials') return target;
+  throw new ValidationError('invalid_target', { reason: 'invalid_target' });
+}
+
+export async function login(
+  deps: SamlDeps,
+  request: SamlRequest,
+  event: HttpEvent,
+): Promise<HttpResult> {
+  const target = targetOf(event);
+  const { config } = await deps.core.config.require();
+  const provider = samlProviderOf(config, request.providerId);
+  const signingKey = provider.signAuthnRequests ? await deps.signingKey?.() : undefined;
+  if (provider.signAuthnRequests && signingKey === undefined) {
+    // Fail closed: the IdP expects signed requests and would refuse an unsigned one anyway.
+    throw new UpstreamError(
+      new Error('signAuthnRequests is set but no SP signing key is configured'),
+    );
+  }
+  const requestId = `_${randomBytes(20).toString('hex')}`;
+  const relayState = randomToken(deps, 32);
+  // One value per browser, kept while it is fresh, so that logins in two tabs both work.
+  const existing = cookie(event, LOGIN_COOKIE);
+  const browser =
+    existing !== undefined && OPAQUE_TOKEN.test(existing) ? existing : randomToken(deps, 32);
+  await deps.state.saveLogin(requestId, {
+    provider: provider.id,
+    target,
+    relayStateHash: sha256Hex(relayState),
+    browserHash: sha256Hex(browser),
+    expiresAt: Math.floor(deps.core.now().getTime() / 1000) + LOGIN_TTL_SECONDS,
+  });
+  const urls = request.urls(provider);
+  const url = authnRequestUrl(provider, urls, {
+    id: requestId,
+    relayState,
+    issueInstant: deps.core.now(),
+    ...(signingKey === undefined ? {} : { signingKey }),
+  });
+  // The IdP's POST to the ACS is cross-site, so only SameSite=None (which needs Secure) is sent
+  // with it; over plain http (the local stage, IdP on the same host) Lax is sent as well.
+  const sameSite = deps.secureCookies ? 'SameSite=None; Secure' : 'SameSite=Lax';
+  return noStoreRedirect(url, {
+    'set-cookie': `${LOGIN_COOKIE}=${browser}; Path=${new URL(urls.acs).pathname}; Max-Age=${LOGIN_TTL_SECONDS}; HttpOnly; ${sameSite}`,
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * Renders what the core decided, reading only the login context it handed back: a 302 into the
+ * AWS console, the role chooser, or the credentials page.
+ */
+import type { HttpResult } from '#functions/http/middleware.ts';
+import type { IssueOutcome } from '#shared/credentials/issue.ts';
+import { consoleDestination, consoleSignInUrl, FederationError } from '#shared/saml/console.ts';
+import type { SamlLoginContext } from '#shared/saml/login.ts';
+import { sha256Hex } from '#shared/saml/state.ts';
+import {
+  noStoreRedirect,
+  randomToken,
+  type SamlDeps,
+  SELECTION_COOKIE,
+  SELECTION_TTL_SECONDS,
+} from './http.ts';
+import { chooserPage, credentialsPage, errorPage } from './pages.ts';
+
+export async function renderSamlOutcome(
+  deps: SamlDeps,
+  outcome: IssueOutcome<SamlLoginContext>,
+  requestId: string,
+): Promise<HttpResult> {
+  const { identity, context } = outcome.login;
+  const { provider, urls } = context;
+  const native = context.vend.kind === 'assume-role-with-saml' ? context.vend : undefined;
+  if (outcome.kind === 'choose') {
+    const token = randomToken(deps, 32);
+    const browser = randomToken(deps, 32);
+    await deps.state.saveSelection(sha256Hex(token), {
+      provider: provider.id,
+      issuer: identity.issuer,
+      subject: identity.subject,
+      ...(identity.nameIdFormat === undefined ? {} : { nameIdFormat: identity.nameIdFormat }),
+      claims: { ...identity.claims },
+      target: context.target,
+      mappingIds: outcome.mappings.map((mapping) => mapping.id),
+      browserHash: sha256Hex(browser),
+      assertionId: context.assertionId,
+      ...(native === undefined
+        ? {}
+        : {
+            samlResponseHash: sha256Hex(native.samlResponse),
+            assertedRoles: [...native.roles],
+            idpNamedSession: { ...native.session },
+          }),
+      expiresAt: Math.floor(deps.core.now().getTime() / 1000) + SELECTION_TTL_SECONDS,
+    });
+    const secure = deps.secureCookies ? '; Secure' : '';
+    return chooserPage({
+      selectUrl: urls.select,
+      token,
+      subject: identity.subject,
+      roles: outcome.mappings.map((mapping) => ({
+        mappingId: mapping.id,
+        roleArn: mapping.roleArn,
+        description: mapping.description,
+      })),
+      ...(native === undefined ? {} : { samlResponse: native.samlResponse }),
+      // The chooser's CSP must let its answer redirect to the console sign-in.
+      redirectOrigin: new URL(deps.federation.url).origin,
+      headers: {
+        // Binds the choice to this browser: a token posted from anywhere else is refused.
+        'set-cookie': `${SELECTION_COOKIE}=${browser}; Path=${new URL(urls.select).pathname}; Max-Age=${SELECTION_TTL_SECONDS}; HttpOnly; SameSite=Strict${secure}`,
+      },
+    });
+  }
+  const { credentials, decision } = outcome;
+  if (context.target === 'credentials') {
+    return credentialsPage({
+      credentials,
+      roleArn: decision.roleArn,
+      mappingId: decision.mapping.id,
+      profile: decision.mapping.id,
+      region: provider.consoleRegion,
+    });
+  }
+  try {
+    const location = await consoleSignInUrl(credentials, {
+      federationUrl: deps.federation.url,
+      issuer: `${urls.login}?target=console`,
+      destination: consoleDestination(provider.consoleRegion),
+      timeoutMs: deps.federation.timeoutMs,
+      ...(native === undefined ? {} : { sessionDurationSeconds: decision.durationSeconds }),
+      ...(deps.federation.fetch === undefined ? {} : { fetch: deps.federation.fetch }),
+    });
+    return noStoreRedirect(location);
+  } catch (error) {
+    // Audited as allowed (the session exists); the user gets a retryable page. Never the URL.
+    deps.core.logger.error('console sign-in token could not be obtained', {
+      requestId,
+      reason: error instanceof FederationError ? error.reason : 'internal_error',
+      accessKeyId: credentials.accessKeyId,
+    });
+    return errorPage(503, requestId, { 'retry-after': '5' });
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Every command of the admin CLI, in the order the usage lists them: name, arguments, options
+ * (type, default, help) and the function that runs it. Parsing, checks and help come from here.
+ */
+import { REVOKE_POLICY_NAME } from '#shared/admin/revoke.ts';
+import { DEFAULT_DEV_ISSUER } from '../local/dev-token.ts';
+import { command, UsageError } from './command.ts';
+import * as config from './commands/config.ts';
+import * as deny from './commands/deny.ts';
+import { devToken } from './commands/dev-token.ts';
+import { explain } from './commands/explain.ts';
+import { revoke } from './commands/revoke.ts';
+import { spMetadata } from './commands/saml.ts';
+import { checkReason, checkSubject } from './principal.ts';
+
+/** Where the CLI reads from, for every command that reaches AWS. */
+export const AWS = {
+  stage: {
+    type: 'string',
+    value: '<s>',
+    help: 'stage whose rules apply (default $TVM_STAGE or dev); http:// URLs are accepted for loopback hosts only in the local stage',
+  },
+  table: {
+    type: 'string',
+    value: '<name>',
+    help: 'DynamoDB table (default $TVM_TABLE_NAME or tvm-<stage>)',
+  },
+  region: { type: 'string', value: '<r>', help: 'AWS region (default from the AWS environment)' },
+  'endpoint-url': {
+    type: 'string',
+    value: '<u>',
+    help: 'AWS endpoint, for the local emulator (default $AWS_ENDPOINT_URL)',
+  },
+} as const;
+
+/** Who is acting, for the record, on every command that writes. */
+export const BY = {
+  by: {
+    type: 'string',
+    value: '<who>',
+    help: 'who is applying or denying, for the record (default user@host)',
+  },
+} as const;
+
+const FILE = { name: '<file>', help: 'the config file (YAML or JSON)' } as const;
+
+const PROVIDER = {
+  type: 'string',
+  value: '<id>',
+  required: true,
+  help: 'a provider entry of the current config; its issuer and the subject name the principal, through every entry sharing that issuer',
+} as const;
+
+const SUBJECT = {
+  type: 'string',
+  value: '<sub>',
+  required: true,
+  help: 'the subject (OIDC sub, SAML NameID), at most 255 characters',
+  check: checkSubject,
+} as const;
+
+const REASON = {
+  type: 'string',
+  value: '<text>',
+  help: 'why, for the record (at most 1024 characters)',
+  check: checkReason,
+} as const;
+
+const CONFIG_FILE = {
+  type: 'string',
+  value: '<file>',
+  help: 'use this config file instead of the current generation',
+} as const;
+
+export const COMMANDS = [
+  command({
+    name: 'config validate',
+    args: [FILE],
+    options: { stage: AWS.stage },
+    summary: 'check a config file; lists every problem',
+    description:
+      'Offline: the schema, semantic checks and STS limits for the stage. Exit 1 when invalid.',
+    run: config.validate,
+  }),
+  command({
+    name: 'config apply',
+    args: [FILE],
+    options: {
+      'dry-run': { type: 'boolean', help: 'show what would change; apply nothing' },
+      ...AWS,
+      ...BY,
+    },
+    summary: 'validate, show what changes, and make it current atomically',
+    description:
+      'An invalid file changes nothing; a failed or raced apply (exit 4) leaves the previous generation current.',
+    run: config.apply,
+  }),
+  command({
+    name: 'config diff',
+    args: [FILE],
+    options: { ...AWS },
+    summary: 'show what applying <file> would change',
+    run: config.diff,
+  }),
+  command({
+    name: 'config export',
+    args: [],
+    options: {
+      generation: { type: 'integer', value: 'N', help: 'this generation instead of the current' },
+      format: { type: 'choice', choices: ['yaml', 'json'], default: 'yaml', help: 'output format' },
+      ...AWS,
+    },
+    summary: 'print the current (or a given) generation',
+    run: config.exportConfig,
+  }),
+  command({
+    name: 'config rollback',
+    args: [],
+    options: {
+      to: { type: 'integer', value: 'N', help: 'this generation instead of the previous one' },
+      ...AWS,
+      ...BY,
+    },
+    summary: 'make the previous (or a given) generation current again',
+    run: config.rollback,
+  }),
+  command({
+    name: 'config history',
+    args: [],
+    options: {
+      limit: { type: 'integer', value: 'N', default: 20, help: 'how many entries' },
+      ...AWS,
+    },
+    summary: 'list applies and rollbacks, newest first',
+    run: config.history,
+  }),
+  command({
+    name: 'explain',
+    args: [],
+    options: {
+      provider: { ...PROVIDER, help: 'the provider entry the claims come through' },
+      claims: {
+        type: 'string',
+        value: '<file|json>',
+        required: true,
+        help: 'the claims: a JSON object inline, or a file holding one',
+      },
+      mapping: { type: 'string', value: '<id>', help: 'ask for this mapping, as a client may' },
+      duration: { type: 'integer', value: 'N', help: 'ask for this duration in seconds' },
+      config: CONFIG_FILE,
+      ...AWS,
+    },
+    summary: 'show which mappings match these claims and why, and what the chosen one renders',
+    description:
+      'Shows the chosen mapping and its rendered tags, session policy and session name, against the current generation (or --config <file>); no STS call is made. Exit 0 when a mapping is chosen, 1 when denied.',
+    run: explain,
+  }),
+  command({
+    name: 'dev-token',
+    args: [],
+    options: {
+      sub: { type: 'string', value: '<sub>', required: true, help: 'the subject' },
+      claim: {
+        type: 'list',
+        value: 'k=v',
+        help: 'a claim; a repeated key makes a list',
+      },
+      issuer: {
+        type: 'string',
+        value: '<url>',
+        default: DEFAULT_DEV_ISSUER,
+        help: 'the development issuer',
+      },
+      'expires-in': { type: 'integer', value: '<s>', help: 'lifetime in seconds' },
+    },
+    summary: 'print an ID token from the development issuer that npm start runs (local only)',
+    run: devToken,
+  }),
+  command({
+    name: 'deny add',
+    args: [],
+    options: {
+      provider: PROVIDER,
+      subject: SUBJECT,
+      until: {
+        type: 'string',
+        value: '<time|30m|2h|7d|2w>',
+        help: 'an ISO 8601 time with a zone, a date (midnight UTC), or a duration from now (default: until removed)',
+      },
+      reason: REASON,
+      ...AWS,
+      ...BY,
+    },
+    summary: 'refuse this principal from its next request (403), whatever its token says',
+    description:
+      'The principal stays denied until removed or until --until. Credentials already issued stay valid until they expire; `revoke` ends them too.',
+    run: deny.add,
+  }),
+  command({
+    name: 'deny remove',
+    args: [],
+    options: { provider: PROVIDER, subject: SUBJECT, ...AWS },
+    summary: 'lift a deny entry (sessions already revoked stay revoked)',
+    run: deny.remove,
+  }),
+  command({
+    name: 'deny list',
+    args: [],
+    options: { provider: PROVIDER, ...AWS },
+    summary: "the deny entries of the provider's issuer; expired ones are marked",
+    run: deny.list,
+  }),
+  command({
+    name: 'saml sp-metadata',
+    args: [{ name: '<provider>', help: 'a SAML provider of the config' }],
+    options: {
+      'base-url': {
+        type: 'string',
+        value: '<url>',
+        help: "the API's public URL (default $TVM_PUBLIC_BASE_URL)",
+      },
+      config: CONFIG_FILE,
+      ...AWS,
+    },
+    summary: 'print the SP metadata XML to give the IdP admin (entity id, ACS URL, NameID formats)',
+    description: 'The SP entity id, ACS URL and login URL go to stderr, the XML to stdout.',
+    run: spMetadata,
+  }),
+  command({
+    name: 'revoke',
+    args: [],
+    options: {
+      provider: PROVIDER,
+      subject: SUBJECT,
+      reason: REASON,
+      'dry-run': { type: 'boolean', help: 'show what would change; change nothing' },
+      prune: { type: 'boolean', help: 'drop revocations older than 12 h' },
+      'iam-profile': {
+        type: 'string',
+        value: '<profile>',
+        help: 'another AWS profile for the IAM calls (roles in another account)',
+        check: (profile: string) => {
+          if (profile === '') throw new UsageError('--iam-profile needs a profile name');
+        },
+      },
+      ...AWS,
+      ...BY,
+    },
+    summary: 'deny the principal, then end the sessions already issued to it',
+    description: `Every role it could reach gets a Deny for its source identities issued before now (inline policy ${REVOKE_POLICY_NAME}). Exit 3 if any role was not covered.`,
+    run: revoke,
+  }),
+];
