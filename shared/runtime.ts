@@ -15,7 +15,7 @@ import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
-import { logger } from '#shared/observability.ts';
+import type { Log } from '#shared/log.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -28,6 +28,8 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
 }
 
 export interface IssueDepsOptions {
+  /** Where the core and the audit sink log (the function's Powertools logger). */
+  logger: Log;
   env?: NodeJS.ProcessEnv;
   /** One DynamoDB client for everything a function reads and writes (the SAML state too). */
   documentClient?: DynamoDBDocumentClient;
@@ -35,7 +37,7 @@ export interface IssueDepsOptions {
   overrides?: Partial<IssueDeps>;
 }
 
-export function createIssueDeps(options: IssueDepsOptions = {}): IssueDeps {
+export function createIssueDeps(options: IssueDepsOptions): IssueDeps {
   const env = options.env ?? process.env;
   const overrides = options.overrides ?? {};
   let client = options.documentClient;
@@ -62,7 +64,7 @@ export function createIssueDeps(options: IssueDepsOptions = {}): IssueDeps {
       overrides.audit ??
       new DynamoAuditSink(documentClient(), table(), {
         retentionDays: positiveNumber(env, 'TVM_AUDIT_RETENTION_DAYS', 90),
-        logger,
+        logger: options.logger,
       }),
     // 3 attempts of at most 2 s each stay well inside the 10 s Lambda timeout.
     vend: overrides.vend ?? { timeoutMs: 2_000, maxAttempts: 3 },
@@ -72,7 +74,7 @@ export function createIssueDeps(options: IssueDepsOptions = {}): IssueDeps {
         ? {}
         : { reuse: overrides.reuse }
       : { reuse: new CredentialReuseCache({ maxEntries: 5_000 }) }),
-    logger: overrides.logger ?? logger,
+    logger: overrides.logger ?? options.logger,
     now: overrides.now ?? (() => new Date()),
   };
 }

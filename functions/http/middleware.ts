@@ -6,8 +6,8 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { logger, metrics } from '#functions/http/observability.ts';
 import { problemJsonErrors, requestIdOf } from '#functions/http/problem-json.ts';
-import { logger, metrics } from '#shared/observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;

@@ -422,6 +422,7 @@ function buildHandler(issuer: TestIssuer, stub: StubDynamo, variant: PathVariant
   const loaded = { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
   const silent = { info() {}, warn() {}, error() {} };
   const deps = createIssueDeps({
+    logger: silent,
     env: { TVM_TABLE_NAME: TABLE, TVM_AUDIT_RETENTION_DAYS: '90' },
     documentClient: stub.client,
     overrides: {

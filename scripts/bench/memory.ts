@@ -53,6 +53,7 @@ export async function runMemoryBench(log: (line: string) => void) {
   };
   let vended = 0;
   const deps: IssueDeps = createIssueDeps({
+    logger: { info() {}, warn() {}, error() {} },
     overrides: {
       config: { require: async () => loaded },
       // A stub with no call history (a sinon mock would itself grow per call).

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Log } from '#shared/log.ts';
 
 /**
  * One record per decision, allowed or denied (DESIGN.md §6). It holds ids and hashes only:
@@ -68,12 +68,12 @@ export class DynamoAuditSink implements AuditSink {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
-  readonly #logger: Pick<Logger, 'info'>;
+  readonly #logger: Pick<Log, 'info'>;
 
   constructor(
     client: DynamoDBDocumentClient,
     tableName: string,
-    options: { retentionDays: number; logger: Pick<Logger, 'info'> },
+    options: { retentionDays: number; logger: Pick<Log, 'info'> },
   ) {
     this.#client = client;
     this.#table = tableName;

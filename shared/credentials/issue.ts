@@ -3,7 +3,6 @@
  * Every way out of it writes exactly one audit record; credentials leave only after theirs
  * was written (DESIGN.md §7.1).
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { type AuditRecord, type AuditSink, subjectHash } from '#shared/audit/audit.ts';
 import type { Identity } from '#shared/auth/identity.ts';
@@ -11,6 +10,7 @@ import type { Mapping, TvmConfig } from '#shared/config/schema.ts';
 import type { ConfigGeneration } from '#shared/config/store.ts';
 import { AppError, ForbiddenError, reasonOf, UpstreamError } from '#shared/errors.ts';
 import type { AccessGuard } from '#shared/guard/guard.ts';
+import type { Log } from '#shared/log.ts';
 import { decide, matchMappings } from '#shared/mapping/decide.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
 import {
@@ -35,7 +35,7 @@ export interface IssueDeps {
   /** This instance's cache for mappings that opt into `reuse`; absent means never reuse. */
   reuse?: CredentialReuseCache;
   vend: VendOptions;
-  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  logger: Log;
   now(): Date;
 }
 

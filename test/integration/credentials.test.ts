@@ -4,6 +4,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsRoute } from '#functions/credentials/route.ts';
 import { withHttpStack } from '#functions/http/middleware.ts';
+import { logger } from '#functions/http/observability.ts';
 import { subjectHash } from '#shared/audit/audit.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
@@ -49,7 +50,7 @@ describe('vend path against moto and a real OIDC issuer', () => {
     Object.assign(process.env, table.env, { TVM_CONFIG_CACHE_TTL_SECONDS: '0' });
     handler = withHttpStack(
       credentialsRoute(
-        createIssueDeps({ env: process.env }),
+        createIssueDeps({ env: process.env, logger }),
         createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
       ),
     );
@@ -220,7 +221,7 @@ describe('rate limits against moto', () => {
       Object.assign(process.env, table.env);
       const handler = withHttpStack(
         credentialsRoute(
-          createIssueDeps({ env: process.env }),
+          createIssueDeps({ env: process.env, logger }),
           createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
         ),
       );

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { credentialsRoute } from '#functions/credentials/route.ts';
 import { withHttpStack } from '#functions/http/middleware.ts';
+import { logger } from '#functions/http/observability.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { createDocumentClient } from '#shared/aws.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
@@ -55,7 +56,7 @@ describe('the local AWS emulator goes down and comes back', () => {
     });
     const handler = withHttpStack(
       credentialsRoute(
-        createIssueDeps({ env: process.env }),
+        createIssueDeps({ env: process.env, logger }),
         createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? 'local' }),
       ),
     );

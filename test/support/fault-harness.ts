@@ -39,6 +39,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { credentialsRoute } from '#functions/credentials/route.ts';
 import { withHttpStack } from '#functions/http/middleware.ts';
+import { logger } from '#functions/http/observability.ts';
 import type { AuditRecord } from '#shared/audit/audit.ts';
 import { DynamoAuditSink } from '#shared/audit/audit.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
@@ -51,7 +52,6 @@ import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
-import { logger } from '#shared/observability.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
 import { harnessConfig } from './local-config.ts';
@@ -532,6 +532,7 @@ export async function startFaultHarness(options: FaultHarnessOptions = {}): Prom
 
   // The production adapters on the faulty client; only the clock and the vend backoff differ.
   const deps: IssueDeps = createIssueDeps({
+    logger: logger,
     env: { TVM_TABLE_NAME: TABLE_NAME },
     documentClient,
     overrides: {

@@ -106,6 +106,7 @@ export function startSamlHarness(
   const silent = { info() {}, warn() {}, error() {} };
   const deps: SamlDeps = {
     core: createIssueDeps({
+      logger: silent,
       overrides: {
         config: {
           async require() {

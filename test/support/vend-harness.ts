@@ -113,6 +113,7 @@ export async function startHarness(
     config,
   };
   const deps: IssueDeps = createIssueDeps({
+    logger: silent,
     overrides: {
       config: {
         async require() {

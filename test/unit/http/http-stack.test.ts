@@ -8,7 +8,7 @@ const BEARER = 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25
 async function loadStack() {
   vi.resetModules();
   const middleware = await import('#functions/http/middleware.ts');
-  const observability = await import('#shared/observability.ts');
+  const observability = await import('#functions/http/observability.ts');
   const health = await import('../../../functions/health/handler.ts');
   // The errors of this module graph: instanceof holds only within one.
   const errors = await import('#shared/errors.ts');
