@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
-import type { IssueDeps } from '#shared/credentials/issue.ts';
+import { auditRefusal, type IssueDeps } from '#shared/credentials/issue.ts';
 import { AppError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
 import type { SpUrls } from '#shared/saml/provider.ts';
 import { MAX_SAML_RESPONSE_BYTES } from '#shared/saml/response.ts';
@@ -118,4 +118,18 @@ export function failurePage(deps: SamlDeps, error: unknown, requestId: string): 
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   if (status === 405) headers.allow = 'POST';
   return errorPage(status, requestId, headers);
+}
+
+/** Parses a posted form; a refusal here is audited before it is thrown (the core audits the rest). */
+export async function auditedParse<T>(
+  deps: SamlDeps,
+  request: SamlRequest,
+  parse: () => T,
+): Promise<T> {
+  try {
+    return parse();
+  } catch (error) {
+    await auditRefusal(deps.core, request, error);
+    throw error;
+  }
 }
