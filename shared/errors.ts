@@ -9,6 +9,7 @@ export const APP_ERROR_CODES = [
   'ERR_AUTHENTICATION',
   'ERR_FORBIDDEN',
   'ERR_NOT_FOUND',
+  'ERR_CONFLICT',
   'ERR_METHOD_NOT_ALLOWED',
   'ERR_PAYLOAD_TOO_LARGE',
   'ERR_UNSUPPORTED_MEDIA_TYPE',
@@ -81,6 +82,10 @@ export const AUTHENTICATION_REASONS = [
   'login_not_bound',
   'selection_invalid',
   'selection_not_bound',
+  // Cognito-compatible identities (POST /v1/cognito-identity).
+  'unauthenticated_not_allowed',
+  'logins_key_not_accepted',
+  'identity_not_found',
 ] as const;
 
 /** 403: authenticated, but nothing allows this. */
@@ -113,6 +118,9 @@ export const REQUEST_REASONS = [
   'body_too_large',
   'saml_response_too_large',
   'unsupported_media_type',
+  'invalid_parameter',
+  'unknown_identity_pool',
+  'logins_conflict',
 ] as const;
 
 /** 429. */
@@ -235,10 +243,17 @@ export class ForbiddenError extends AppError {
 
 export class NotFoundError extends AppError {
   constructor(
-    reason: 'not_found' | 'unknown_provider' = 'not_found',
+    reason: 'not_found' | 'unknown_provider' | 'unknown_identity_pool' = 'not_found',
     options: AppErrorOptions = {},
   ) {
     super('ERR_NOT_FOUND', 404, 'Not Found', reason, options);
+  }
+}
+
+/** 409: the request contradicts what is stored (Logins of two principals for one identity). */
+export class ConflictError extends AppError {
+  constructor(reason: 'logins_conflict', options: AppErrorOptions = {}) {
+    super('ERR_CONFLICT', 409, 'Conflict', reason, options);
   }
 }
 

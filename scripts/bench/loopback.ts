@@ -131,7 +131,7 @@ export interface LoopbackResults {
   criticalPath: { stubDelayMs: number; connections: number; rows: CriticalPathRow[] };
 }
 
-interface AwsCalls {
+export interface AwsCalls {
   denyGet: number;
   rateUpdate: number;
   auditPut: number;
@@ -142,7 +142,7 @@ interface AwsCalls {
  * The DynamoDB document client's network, replaced: every command answers after `delayMs`, as
  * an empty table would (no deny entry, a counter with room, an accepted audit record).
  */
-class StubDynamo {
+export class StubDynamo {
   delayMs = 0;
   readonly calls: AwsCalls = { denyGet: 0, rateUpdate: 0, auditPut: 0, assumeRole: 0 };
 
@@ -192,7 +192,7 @@ function sequentialGuard(denyList: DynamoDenyList, limiter: DynamoRateLimiter): 
 }
 
 /** Swallows stdout (Powertools logs, EMF metrics) while the handler runs. */
-function silenceStdout(): () => void {
+export function silenceStdout(): () => void {
   const original = process.stdout.write;
   process.stdout.write = ((_chunk: string | Uint8Array, ...rest: unknown[]) => {
     const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
@@ -205,13 +205,13 @@ function silenceStdout(): () => void {
 }
 
 /** Answers after `ms`; 0 ms answers at once (a 0 ms timer would really wait about 1 ms). */
-const after = (ms: number): Promise<void> => (ms === 0 ? Promise.resolve() : delay(ms));
+export const after = (ms: number): Promise<void> => (ms === 0 ? Promise.resolve() : delay(ms));
 
 type Handler = ReturnType<typeof withHttpStack>;
 type Invoke = (...args: Parameters<Handler>) => ReturnType<Handler>;
 
 /** The thin adapter: HTTP request → API Gateway v2 event → handler → HTTP response. */
-function startAdapter(handler: Invoke): Promise<Server> {
+export function startAdapter(handler: Invoke): Promise<Server> {
   let counter = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -255,7 +255,7 @@ function startAdapter(handler: Invoke): Promise<Server> {
  * One autocannon run. Its histograms store whole milliseconds, so every response time (a float,
  * in ms, from autocannon's own hrtime) is also kept here for sub-millisecond quantiles.
  */
-function cannon(
+export function cannon(
   options: autocannon.Options,
 ): Promise<{ result: autocannon.Result; latenciesMs: number[] }> {
   const latenciesMs: number[] = [];

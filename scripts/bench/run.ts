@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the JWT-path, warm-vend-handler, cold-start, credential-reuse, loopback,
- * memory and SAML ACS benchmarks. Writes bench/results/{jwt,handler,cold-start,reuse,
- * loopback,memory,saml-acs}.json, summary.svg, cold-start.svg, loopback.svg and saml-acs.svg.
+ * memory, SAML ACS and Cognito-compatible route benchmarks. Writes bench/results/{jwt,handler,
+ * cold-start,reuse,loopback,memory,saml-acs,cognito}.json, summary.svg, cold-start.svg,
+ * loopback.svg and saml-acs.svg.
  * `npm run bench -- <name>` (`npx tsx scripts/bench/run.ts <name>`) runs one alone, e.g.
  * `npm run bench -- loopback --stub-delay-ms 20`; most also run as `npx tsx scripts/bench/<name>.ts`.
  * Numbers are reported, never asserted; only accept/reject decisions are asserted.
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderSummarySvg } from './chart.ts';
+import { runCognitoBench } from './cognito.ts';
 import { runColdStart } from './cold-start.ts';
 import { runHandlerBench } from './handler.ts';
 import { runJwtBench } from './jwt.ts';
@@ -69,6 +71,7 @@ const BENCHMARKS: Record<string, () => Promise<unknown>> = {
   loopback: () => runLoopbackBench(log, loopbackOptions(process.argv.slice(3))),
   memory: () => runMemoryBench(log),
   'saml-acs': samlAcs,
+  cognito: () => runCognitoBench(log, loopbackOptions(process.argv.slice(3))),
 };
 
 if (only !== undefined && !Object.hasOwn(BENCHMARKS, only)) {

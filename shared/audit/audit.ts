@@ -42,6 +42,8 @@ export interface AuditRecord {
   accessKeyId?: string;
   expiration?: string;
   sourceIp?: string;
+  /** The Cognito-compatible IdentityId (POST /v1/cognito-identity): an id, not personal data. */
+  identityId?: string;
 }
 
 export interface AuditSink {

@@ -9,7 +9,7 @@ export interface FieldChange {
 }
 
 export interface ConfigChange {
-  kind: 'provider' | 'mapping';
+  kind: 'provider' | 'mapping' | 'identityPool';
   id: string;
   change: 'added' | 'removed' | 'changed';
   fields: FieldChange[];
@@ -61,5 +61,6 @@ export function diffConfigs(before: TvmConfig | undefined, after: TvmConfig): Co
   return [
     ...diffEntities('provider', before?.providers ?? [], after.providers),
     ...diffEntities('mapping', before?.mappings ?? [], after.mappings),
+    ...diffEntities('identityPool', before?.identityPools ?? [], after.identityPools ?? []),
   ];
 }

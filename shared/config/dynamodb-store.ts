@@ -28,7 +28,7 @@ import {
  *   CONFIG / CURRENT             the pointer: generation, hash, revision, previousGeneration
  *   CONFIG / SEQUENCE            last allocated generation number (atomic counter)
  *   CONFIG / EVENT#<revision>    one per pointer flip, written in the same transaction
- *   CONFIG#<gen> / PROVIDER#<id>, MAPPING#<priority>#<id>, and META (written last)
+ *   CONFIG#<gen> / PROVIDER#<id>, MAPPING#<priority>#<id>, POOL#<id>, and META (written last)
  * Generations are immutable once written; the pointer is the only thing that ever changes.
  */
 const CONFIG_PK = 'CONFIG';
@@ -47,7 +47,7 @@ const mappingSk = (priority: number, id: string) =>
 interface GenerationItem {
   pk: string;
   sk: string;
-  kind: 'provider' | 'mapping' | 'meta';
+  kind: 'provider' | 'mapping' | 'pool' | 'meta';
   order?: number;
   data?: unknown;
   [key: string]: unknown;
@@ -120,14 +120,17 @@ export class DynamoConfigStore implements ConfigAdmin {
     if (meta === undefined) throw broken('is incomplete: it has no META item');
     const providers = items.filter((item) => item.kind === 'provider');
     const mappings = items.filter((item) => item.kind === 'mapping');
-    if (providers.length + mappings.length !== meta.itemCount) {
-      throw broken(`has ${providers.length + mappings.length} items, META says ${meta.itemCount}`);
+    const pools = items.filter((item) => item.kind === 'pool');
+    const count = providers.length + mappings.length + pools.length;
+    if (count !== meta.itemCount) {
+      throw broken(`has ${count} items, META says ${meta.itemCount}`);
     }
     const byOrder = (a: GenerationItem, b: GenerationItem) => (a.order ?? 0) - (b.order ?? 0);
     const stored = {
       version: meta.version,
       providers: providers.sort(byOrder).map((item) => item.data),
       mappings: mappings.sort(byOrder).map((item) => item.data),
+      identityPools: pools.sort(byOrder).map((item) => item.data),
     };
     // The hash covers the bytes as applied, before parsing: a newer schema that fills in new
     // defaults must not make every older generation look tampered with.
@@ -255,6 +258,13 @@ export class DynamoConfigStore implements ConfigAdmin {
         kind: 'mapping' as const,
         order,
         data: mapping,
+      })),
+      ...(config.identityPools ?? []).map((pool, order) => ({
+        pk,
+        sk: `POOL#${pool.id}`,
+        kind: 'pool' as const,
+        order,
+        data: pool,
       })),
     ];
     for (let start = 0; start < items.length; start += BATCH_SIZE) {

@@ -25,3 +25,16 @@ export const OIDC_ALGORITHMS = [
   'ES512',
   'EdDSA',
 ] as const;
+
+/** An AWS region such as eu-west-1 or us-gov-west-1. */
+const REGION = '[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}';
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** An identity pool id as Cognito spells it: `<region>:<uuid>`, lowercase hex. */
+export const IDENTITY_POOL_ID_PATTERN = new RegExp(`^${REGION}:${UUID}$`);
+
+/** An identity id (`<region>:<uuid>`), the same shape; Cognito caps both at 55 characters. */
+export const IDENTITY_ID_PATTERN = IDENTITY_POOL_ID_PATTERN;
+
+/** Cognito's limits on `Logins` (GetId and GetCredentialsForIdentity API reference). */
+export const COGNITO_LIMITS = { maxLogins: 10, maxTokenChars: 50_000, maxIdChars: 55 } as const;

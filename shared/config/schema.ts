@@ -5,7 +5,13 @@
  */
 import { z } from 'zod';
 
-import { CLAIM_NAME_PATTERN, ID_PATTERN, MATCH_LIMITS, OIDC_ALGORITHMS } from './limits.ts';
+import {
+  CLAIM_NAME_PATTERN,
+  ID_PATTERN,
+  IDENTITY_POOL_ID_PATTERN,
+  MATCH_LIMITS,
+  OIDC_ALGORITHMS,
+} from './limits.ts';
 import { POLICY_SID_PATTERN, STS_LIMITS } from './sts.ts';
 
 export { CLAIM_NAME_PATTERN, ID_PATTERN, MATCH_LIMITS, OIDC_ALGORITHMS, STS_LIMITS };
@@ -396,12 +402,56 @@ export const MappingSchema = z
   })
   .describe('Which identities get which role, and how the session is scoped.');
 
+export const IdentityPoolSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(IDENTITY_POOL_ID_PATTERN, {
+        error:
+          'must be an identity pool id "<region>:<uuid>" in lowercase, such as "eu-west-1:0f0c1ab2-3c4d-4e5f-8a9b-0123456789ab"',
+      })
+      .describe(
+        'Identity pool id `<region>:<uuid>` (lowercase), unique; apps pass it as IdentityPoolId. Identity ids of this pool start with the same region.',
+      ),
+    description: z.string().max(1024).optional().describe('Free text for operators.'),
+    providers: z
+      .array(
+        z.strictObject({
+          provider: Id.describe('An OIDC provider id from `providers`.'),
+          loginsKey: z
+            .string()
+            .min(1)
+            .max(2048)
+            .optional()
+            .describe(
+              'The key apps use for this provider in `Logins`. Default: the issuer without `https://` (or `http://`) and without a trailing `/`, as Cognito names OIDC providers (`cognito-idp.<region>.amazonaws.com/<userPoolId>`, `accounts.google.com`).',
+            ),
+        }),
+      )
+      .min(1, { error: 'must list at least one provider that this pool accepts in Logins' })
+      .describe('The OIDC providers whose ID tokens this pool accepts in `Logins`.'),
+    mappings: z
+      .array(Id)
+      .min(1)
+      .optional()
+      .describe(
+        'Only these mappings (of the listed providers) apply to identities of this pool. Default: every mapping of those providers.',
+      ),
+  })
+  .describe(
+    'A Cognito-compatible identity pool (POST /v1/cognito-identity: GetId, GetCredentialsForIdentity). Authenticated identities only.',
+  );
+
 export const ConfigFileSchema = z
   .strictObject({
     $schema: z.string().optional().describe('Editor hint; ignored by the TVM.'),
     version: z.literal(1, { error: 'must be 1 (the only config file version this TVM reads)' }),
     providers: z.array(ProviderSchema),
     mappings: z.array(MappingSchema),
+    identityPools: z
+      .array(IdentityPoolSchema)
+      .default([])
+      .describe('Cognito-compatible identity pools; see docs/configuration.md.'),
   })
   .meta({
     title: 'TVM configuration file',
@@ -415,6 +465,7 @@ export type Provider = z.output<typeof ProviderSchema>;
 export type OidcProvider = z.output<typeof OidcProviderSchema>;
 export type SamlProvider = z.output<typeof SamlProviderSchema>;
 export type Mapping = z.output<typeof MappingSchema>;
+export type IdentityPool = z.output<typeof IdentityPoolSchema>;
 export type MatchNode = z.output<typeof MatchNodeSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type SessionPolicy = z.output<typeof SessionPolicySchema>;

@@ -73,8 +73,14 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/**
+ * An empty `identityPools` is left out of the hash: generations applied before pools existed
+ * keep their hash, and re-applying such a file reports "unchanged".
+ */
 export function configHash(config: TvmConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+  const { identityPools, ...rest } = config;
+  const hashed = identityPools === undefined || identityPools.length === 0 ? rest : config;
+  return createHash('sha256').update(canonicalJson(hashed)).digest('hex');
 }
 
 /**

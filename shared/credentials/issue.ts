@@ -44,6 +44,8 @@ export interface IssueRequest {
   requestId: string;
   route: string;
   sourceIp?: string;
+  /** The Cognito-compatible IdentityId the request named, for the audit record. */
+  identityId?: string;
   mappingId?: string;
   durationSeconds?: number;
   /** Epoch ms by which STS must have answered: the Lambda's deadline less a margin. */
@@ -59,26 +61,28 @@ export type IssueOutcome<C extends LoginContext = LoginContext> =
     }
   | { kind: 'choose'; login: Login<C>; mappings: Mapping[] };
 
-interface AuditContext {
+export interface AuditContext {
   requestId: string;
   route: string;
   sourceIp?: string;
+  identityId?: string;
 }
 
-function baseRecord(
+export function baseRecord(
   context: AuditContext,
   at: Date,
-): Pick<AuditRecord, 'requestId' | 'at' | 'route' | 'sourceIp'> {
+): Pick<AuditRecord, 'requestId' | 'at' | 'route' | 'sourceIp' | 'identityId'> {
   return {
     requestId: context.requestId,
     at: at.toISOString(),
     route: context.route,
     ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
+    ...(context.identityId === undefined ? {} : { identityId: context.identityId }),
   };
 }
 
 /** Who the record is about: the principal (issuer + subject), hashed, and the entry that matched. */
-function principalFields(identity: Identity): Partial<AuditRecord> {
+export function principalFields(identity: Identity): Partial<AuditRecord> {
   return {
     provider: identity.provider,
     issuer: identity.issuer,
@@ -148,11 +152,21 @@ async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGenera
   }
 }
 
-/** Only the mappings this login may use: native SAML logins reach only the asserted roles. */
+/**
+ * Only the mappings this login may use: native SAML logins reach only the asserted roles, an
+ * identity pool only its own mappings.
+ */
 function usableConfig(config: TvmConfig, context: LoginContext): TvmConfig {
-  const { roles } = context;
-  if (roles === 'any') return config;
-  return { ...config, mappings: config.mappings.filter((m) => roles.includes(m.roleArn)) };
+  const { roles, mappings } = context;
+  if (roles === 'any' && mappings === 'any') return config;
+  return {
+    ...config,
+    mappings: config.mappings.filter(
+      (m) =>
+        (roles === 'any' || roles.includes(m.roleArn)) &&
+        (mappings === 'any' || mappings.includes(m.id)),
+    ),
+  };
 }
 
 /** Makes the session the way the login context says; never reads anything but data. */

@@ -38,6 +38,8 @@ export type VendMethod =
 export interface LoginContext {
   /** Which mappings this login may use: all, or only those whose role the assertion lists. */
   readonly roles: 'any' | readonly string[];
+  /** Which mappings (by id) this login may use: all, or an identity pool's restriction. */
+  readonly mappings: 'any' | readonly string[];
   /** Several matches and no mapping named: stop and let the user choose (the SAML chooser). */
   readonly offerChoice: boolean;
   readonly vend: VendMethod;
@@ -54,6 +56,7 @@ export type Authenticate<C extends LoginContext> = (config: TvmConfig) => Promis
 /** An API client (OIDC bearer token): every mapping, never a chooser, AssumeRole, reusable. */
 export const API_LOGIN: LoginContext = Object.freeze({
   roles: 'any',
+  mappings: 'any',
   offerChoice: false,
   vend: Object.freeze({ kind: 'assume-role', omitDuration: false, reusable: true }),
 });

@@ -70,6 +70,7 @@ function samlContext(
     offerChoice: fields.offerChoice && provider.ambiguity === 'choose',
     // Native mode reaches only the roles the assertion itself lists.
     roles: native === undefined ? 'any' : native.roles.map((role) => role.roleArn),
+    mappings: 'any',
     vend:
       native === undefined
         ? // A role-chained session signs in to the console only without DurationSeconds.

@@ -294,7 +294,14 @@ describe('credentials over HTTP (serverless-offline + moto)', () => {
         '-H',
         `Authorization: Bearer ${token}`,
       ],
-      { timeoutMs: 120_000 },
+      {
+        timeoutMs: 120_000,
+        // AWS JSON 1.1 (the Cognito-compatible route) is JSON: hooks teach schemathesis so.
+        env: {
+          ...process.env,
+          SCHEMATHESIS_HOOKS: path.join(repoRoot, 'test', 'e2e', 'schemathesis_hooks.py'),
+        },
+      },
     );
 
     // Assess: exit 0 means no failure and no error; the summary is printed for a failing run.

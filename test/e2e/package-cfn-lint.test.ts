@@ -195,6 +195,7 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(actions).not.toContain('dynamodb:Scan');
     expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(
       [
+        'dynamodb:BatchGetItem',
         'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
@@ -243,7 +244,16 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(apis).toHaveLength(1);
     expect(apis[0]?.[1].Properties.CorsConfiguration).toEqual({
       AllowOrigins: origins,
-      AllowHeaders: ['authorization', 'content-type'],
+      // The Cognito Identity clients' headers, listed one by one (HTTP API CORS has no wildcard prefix).
+      AllowHeaders: [
+        'authorization',
+        'content-type',
+        'x-amz-target',
+        'x-amz-user-agent',
+        'cache-control',
+        'amz-sdk-invocation-id',
+        'amz-sdk-request',
+      ],
       AllowMethods: ['GET', 'POST', 'OPTIONS'],
       MaxAge: 300,
     });
@@ -271,6 +281,7 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
       DefaultRouteSettings: { ThrottlingBurstLimit: 1000, ThrottlingRateLimit: 500 },
       RouteSettings: {
         'POST /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
+        'POST /v1/cognito-identity': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
         'GET /v1/credentials': { ThrottlingBurstLimit: 600, ThrottlingRateLimit: 300 },
         'GET /v1/saml/{provider}/login': { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
         'POST /v1/saml/{provider}/acs': { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
@@ -279,14 +290,14 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     });
   });
 
-  it.each(['Credentials', 'Saml', 'Health'])(
+  it.each(['Credentials', 'Saml', 'Health', 'CognitoIdentity'])(
     '%s ships its minified CJS bundle and its source map, without the esbuild metafile',
     async (name) => {
       // Prepare
       const fn = template.Resources[`${name}LambdaFunction`];
       expect(fn?.Type).toBe('AWS::Lambda::Function');
       const s3Key = (fn?.Properties.Code as { S3Key: string } | undefined)?.S3Key ?? '';
-      const dir = `functions/${name.toLowerCase()}`;
+      const dir = `functions/${name === 'CognitoIdentity' ? 'cognito-identity' : name.toLowerCase()}`;
 
       // Act
       const zip = await readFile(path.join(outDir, path.basename(s3Key)));

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { formatConfigPath, type PathSegment } from '#shared/config/path.ts';
 import {
   ConfigFileSchema,
+  IdentityPoolSchema,
   MappingSchema,
   type Provider,
   ProviderSchema,
@@ -17,6 +18,7 @@ import {
 import { ConfigInvalidError, type ConfigProblem } from '#shared/errors.ts';
 import { checkMapping } from './mappings.ts';
 import { type Finding, isRecord, type Report } from './messages.ts';
+import { checkIdentityPools } from './pools.ts';
 import { checkIssuerTags, checkProvider } from './providers.ts';
 import { describeIssue, issuesToFindings } from './shape.ts';
 import { misplacedTemplates } from './templates.ts';
@@ -69,6 +71,7 @@ function validEntries(input: unknown, parsed: TvmConfig | undefined) {
     return {
       providers: parsed.providers.map((value, index) => ({ index, value })),
       mappings: parsed.mappings.map((value, index) => ({ index, value })),
+      identityPools: parsed.identityPools.map((value, index) => ({ index, value })),
     };
   }
   const raw = isRecord(input) ? input : {};
@@ -80,6 +83,7 @@ function validEntries(input: unknown, parsed: TvmConfig | undefined) {
   return {
     providers: pick(raw.providers, ProviderSchema),
     mappings: pick(raw.mappings, MappingSchema),
+    identityPools: pick(raw.identityPools, IdentityPoolSchema),
   };
 }
 
@@ -105,10 +109,16 @@ function checkUniqueIds(input: unknown, section: 'providers' | 'mappings', repor
     }
   });
 }
-const SECTION_ORDER: Record<string, number> = { $schema: 0, version: 1, providers: 2, mappings: 3 };
+const SECTION_ORDER: Record<string, number> = {
+  $schema: 0,
+  version: 1,
+  providers: 2,
+  mappings: 3,
+  identityPools: 4,
+};
 
 function documentOrder(a: Finding, b: Finding): number {
-  const section = (finding: Finding) => SECTION_ORDER[String(finding.path[0])] ?? 4;
+  const section = (finding: Finding) => SECTION_ORDER[String(finding.path[0])] ?? 5;
   const index = (finding: Finding) => (typeof finding.path[1] === 'number' ? finding.path[1] : -1);
   return section(a) - section(b) || index(a) - index(b);
 }
@@ -138,7 +148,10 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
   }
 
   const now = options.now ?? new Date();
-  const { providers, mappings } = validEntries(input, parsed.success ? parsed.data : undefined);
+  const { providers, mappings, identityPools } = validEntries(
+    input,
+    parsed.success ? parsed.data : undefined,
+  );
   checkUniqueIds(input, 'providers', report);
   checkUniqueIds(input, 'mappings', report);
   const providersById = new Map<string, Provider>();
@@ -151,6 +164,12 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
   for (const { index, value } of mappings) {
     checkMapping(value, ['mappings', index], providersById, providerIds, report);
   }
+  checkIdentityPools(
+    identityPools,
+    providersById,
+    mappings.map(({ value }) => value),
+    report,
+  );
 
   if (parsed.success && findings.length === 0) return { ok: true, config: parsed.data };
   const seen = new Set<string>();

@@ -286,6 +286,7 @@ describe('docs/openapi.yaml', () => {
       'GET /v1/health',
       'GET /v1/saml/{provider}/login',
       'GET /v1/saml/{provider}/metadata',
+      'POST /v1/cognito-identity',
       'POST /v1/credentials',
       'POST /v1/saml/{provider}/acs',
       'POST /v1/saml/{provider}/select',
@@ -297,14 +298,19 @@ describe('docs/openapi.yaml', () => {
     // OPTIONS is API Gateway's CORS preflight: a route for it would send preflights to a Lambda.
     expect(deployedRoutes().filter((route) => route.startsWith('OPTIONS '))).toEqual([]);
     expect(refusedRoutes().sort()).toEqual([
+      'DELETE /v1/cognito-identity',
       'DELETE /v1/credentials',
       'DELETE /v1/health',
+      'GET /v1/cognito-identity',
       'GET /v1/saml/{provider}/acs',
+      'HEAD /v1/cognito-identity',
       'HEAD /v1/credentials',
       'HEAD /v1/health',
+      'PATCH /v1/cognito-identity',
       'PATCH /v1/credentials',
       'PATCH /v1/health',
       'POST /v1/health',
+      'PUT /v1/cognito-identity',
       'PUT /v1/credentials',
       'PUT /v1/health',
     ]);
