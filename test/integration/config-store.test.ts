@@ -115,8 +115,14 @@ describe('config-store (DynamoDB adapter against moto)', () => {
     });
     const barrier = async () => {
       arrived += 1;
-      if (arrived === 2) release();
+      const second = arrived === 2;
+      if (second) release();
       await bothWritten;
+      // Both read the pointer and wrote their generations before either flips. The second flip
+      // then starts a moment later: moto does not isolate two TransactWriteItems that arrive at
+      // the same instant (the cancelled one's rollback can undo the winner's writes to the same
+      // keys), which DynamoDB itself serializes.
+      if (second) await new Promise((resolve) => setTimeout(resolve, 250));
     };
     const a = valid(sampleConfig(2, 'a'));
     const b = valid(sampleConfig(3, 'b'));
