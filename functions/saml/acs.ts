@@ -47,5 +47,5 @@ export async function acs(
   const outcome = await issue(deps.core, request, (config) =>
     authenticateAssertion({ state: deps.state, now: deps.core.now }, posted, config),
   );
-  return renderSamlOutcome(deps, outcome, request.requestId);
+  return renderSamlOutcome(deps, outcome, request);
 }

@@ -37,6 +37,8 @@ export interface SamlRequest {
   deadline: number;
   providerId: string;
   urls(provider: { id: string }): SpUrls;
+  /** The console sign-in's origin, computed once per container: the chooser's CSP allows it. */
+  federationOrigin: string;
 }
 
 /** A posted form with a SAMLResponse at its size cap, plus RelayState and url-encoding overhead. */

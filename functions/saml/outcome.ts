@@ -11,6 +11,7 @@ import {
   noStoreRedirect,
   randomToken,
   type SamlDeps,
+  type SamlRequest,
   SELECTION_COOKIE,
   SELECTION_TTL_SECONDS,
 } from './http.ts';
@@ -19,8 +20,9 @@ import { chooserPage, credentialsPage, errorPage } from './pages.ts';
 export async function renderSamlOutcome(
   deps: SamlDeps,
   outcome: IssueOutcome<SamlLoginContext>,
-  requestId: string,
+  request: Pick<SamlRequest, 'requestId' | 'federationOrigin'>,
 ): Promise<HttpResult> {
+  const { requestId } = request;
   const { identity, context } = outcome.login;
   const { provider, urls } = context;
   const native = context.vend.kind === 'assume-role-with-saml' ? context.vend : undefined;
@@ -58,7 +60,7 @@ export async function renderSamlOutcome(
       })),
       ...(native === undefined ? {} : { samlResponse: native.samlResponse }),
       // The chooser's CSP must let its answer redirect to the console sign-in.
-      redirectOrigin: new URL(deps.federation.url).origin,
+      redirectOrigin: request.federationOrigin,
       headers: {
         // Binds the choice to this browser: a token posted from anywhere else is refused.
         'set-cookie': `${SELECTION_COOKIE}=${browser}; Path=${new URL(urls.select).pathname}; Max-Age=${SELECTION_TTL_SECONDS}; HttpOnly; SameSite=Strict${secure}`,

@@ -24,6 +24,7 @@ const PATH = /\/v1\/saml\/([^/]+)\/(metadata|login|acs|select)$/;
 export type { SamlDeps };
 
 export function samlRoute(deps: SamlDeps): HttpRoute {
+  const federationOrigin = new URL(deps.federation.url).origin;
   return async function samlHandler(event: HttpEvent, context: Context): Promise<HttpResult> {
     const requestId = requestIdOf(event, context);
     const method = event.requestContext.http.method;
@@ -40,6 +41,7 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
       deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
       providerId,
       urls: (provider) => spUrls(baseUrl, provider),
+      federationOrigin,
     };
     try {
       if (match === null || !ID_PATTERN.test(providerId)) throw new NotFoundError();

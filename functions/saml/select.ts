@@ -47,5 +47,5 @@ export async function select(
   const outcome = await issue(deps.core, { ...request, mappingId }, (config) =>
     authenticateSelection({ state: deps.state, now: deps.core.now }, posted, config),
   );
-  return renderSamlOutcome(deps, outcome, request.requestId);
+  return renderSamlOutcome(deps, outcome, request);
 }
