@@ -86,6 +86,8 @@ export const AUTHENTICATION_REASONS = [
   'unauthenticated_not_allowed',
   'logins_key_not_accepted',
   'identity_not_found',
+  // A guest IdentityId sent with Logins: guest ids are never linked to a login.
+  'guest_logins_refused',
 ] as const;
 
 /** 403: authenticated, but nothing allows this. */
@@ -124,7 +126,12 @@ export const REQUEST_REASONS = [
 ] as const;
 
 /** 429. */
-export const RATE_LIMIT_REASONS = ['rate_limited_principal', 'rate_limited_ip'] as const;
+export const RATE_LIMIT_REASONS = [
+  'rate_limited_principal',
+  'rate_limited_ip',
+  // New guest identities of one identity pool, from all addresses.
+  'rate_limited_pool',
+] as const;
 
 /** 503 (and 500 for an STS answer we cannot classify): a dependency failed; fail closed. */
 export const UPSTREAM_REASONS = [

@@ -3,6 +3,7 @@ import { logger } from '#functions/http/observability.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { lambdaDocumentClient } from '#shared/aws.ts';
 import { DynamoIdentityStore } from '#shared/cognito/identity-store.ts';
+import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
 import { cognitoIdentityRoute } from './route.ts';
@@ -10,10 +11,12 @@ import { cognitoIdentityRoute } from './route.ts';
 // The composition root: built once per container (the JWKS cache lives in the authenticator).
 const documentClient = lambdaDocumentClient();
 const deps = createIssueDeps({ logger, documentClient });
-const identities = new DynamoIdentityStore(documentClient, tableNameFromEnv(process.env));
+const table = tableNameFromEnv(process.env);
+const identities = new DynamoIdentityStore(documentClient, table);
+const limiter = new DynamoRateLimiter(documentClient, table);
 const authenticator = createOidcAuthenticator({ stage: process.env.TVM_STAGE ?? '' });
 
 /** POST /v1/cognito-identity: GetId and GetCredentialsForIdentity (Cognito Identity's awsJson1_1). */
 export const handler = withHttpStack(
-  cognitoIdentityRoute({ issue: deps, identities, authenticator }),
+  cognitoIdentityRoute({ issue: deps, identities, authenticator, limiter }),
 );

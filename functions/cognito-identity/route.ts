@@ -244,6 +244,7 @@ export function wireError(error: unknown, poolId?: string): WireError {
         message: 'Unauthenticated access is not supported for this identity pool.',
       };
     case 'identity_not_found':
+    case 'guest_logins_refused':
       return {
         name: 'NotAuthorizedException',
         status: 400,

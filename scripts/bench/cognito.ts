@@ -31,6 +31,7 @@ import { DynamoIdentityStore } from '#shared/cognito/identity-store.ts';
 import { defaultLoginsKey } from '#shared/cognito/pools.ts';
 import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
+import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
 import { harnessConfig, STS_ANSWER, stsMock } from '../../test/support/vend-harness.ts';
@@ -169,6 +170,7 @@ function build(issuer: Awaited<ReturnType<typeof startTestIssuer>>, stub: Cognit
         issue: deps,
         identities: new DynamoIdentityStore(stub.client, TABLE),
         authenticator,
+        limiter: new DynamoRateLimiter(stub.client, TABLE),
       }),
     ),
   };

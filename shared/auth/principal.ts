@@ -10,9 +10,24 @@
 import { createHash } from 'node:crypto';
 import type { Provider } from '#shared/config/schema.ts';
 
-/** The issuer whose subjects a provider entry authenticates: OIDC `issuer`, SAML IdP `entityId`. */
+/** Guests have no IdP: the TVM vouches for their IdentityIds, under one issuer per guest provider. */
+export function guestIssuer(providerId: string): string {
+  return `urn:tvm:guest:${providerId}`;
+}
+
+/**
+ * The issuer whose subjects a provider entry authenticates: OIDC `issuer`, SAML IdP `entityId`,
+ * or the guest provider's own issuer (a guest's subject is its IdentityId).
+ */
 export function principalIssuer(provider: Provider): string {
-  return provider.type === 'oidc' ? provider.issuer : provider.entityId;
+  switch (provider.type) {
+    case 'oidc':
+      return provider.issuer;
+    case 'saml':
+      return provider.entityId;
+    case 'guest':
+      return guestIssuer(provider.id);
+  }
 }
 
 /** Every provider entry whose principals belong to `issuer`, in config order. */

@@ -1,21 +1,26 @@
 /**
  * Where Cognito-compatible identity ids live (DESIGN.md §6 style, one table):
  *   COGNITO#<poolId>#P#<principalHash>  → the principal's identity id in that pool
- *   COGNITO#<poolId>#ID#<identityId>    → the principal hash that owns the id
- * Both are written in one transaction, each conditional on not existing, so two racing GetIds of
- * one principal agree on one id and an id never exists without its owner.
+ *   COGNITO#<poolId>#ID#<identityId>    → the principal hash that owns the id (`guest: true` for a
+ *                                          guest, whose principal is the id itself)
+ * A user's two items are written in one transaction, each conditional on not existing, so two
+ * racing GetIds of one principal agree on one id and an id never exists without its owner. A
+ * guest has only the ID item: every guest GetId makes a new identity, as Cognito's does.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 
 export interface IdentityOwner {
   poolId: string;
   principalHash: string;
+  /** An unauthenticated identity: never linked to a login, never given a user's mappings. */
+  guest: boolean;
 }
 
 export interface IdentityStore {
@@ -26,6 +31,8 @@ export interface IdentityStore {
    * (ours, or the one a racing call stored first).
    */
   createId(poolId: string, principalHash: string, identityId: string): Promise<string>;
+  /** Stores a new guest identity (one conditional write: a random id never overwrites another). */
+  createGuestId(poolId: string, principalHash: string, identityId: string): Promise<void>;
   /** Who owns an identity id, among the candidate pools (one read; a batch when several). */
   ownerOf(poolIds: readonly string[], identityId: string): Promise<IdentityOwner | undefined>;
 }
@@ -98,6 +105,21 @@ export class DynamoIdentityStore implements IdentityStore {
     }
   }
 
+  async createGuestId(poolId: string, principalHash: string, identityId: string): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: {
+          ...identityKey(poolId, identityId),
+          principalHash,
+          guest: true,
+          createdAt: this.#now().toISOString(),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
   async ownerOf(poolIds: readonly string[], identityId: string) {
     if (poolIds.length === 0) return undefined;
     if (poolIds.length === 1) {
@@ -106,7 +128,7 @@ export class DynamoIdentityStore implements IdentityStore {
         new GetCommand({ TableName: this.#table, Key: identityKey(poolId, identityId) }),
       );
       return typeof Item?.principalHash === 'string'
-        ? { poolId, principalHash: Item.principalHash }
+        ? { poolId, principalHash: Item.principalHash, guest: Item.guest === true }
         : undefined;
     }
     // Several pools accept these Logins: one BatchGetItem (at most 100 keys; pools are few).
@@ -124,6 +146,6 @@ export class DynamoIdentityStore implements IdentityStore {
     const item = found.find((candidate) => typeof candidate.principalHash === 'string');
     if (item === undefined) return undefined;
     const poolId = poolIds.find((id) => identityKey(id, identityId).pk === item.pk) as string;
-    return { poolId, principalHash: item.principalHash as string };
+    return { poolId, principalHash: item.principalHash as string, guest: item.guest === true };
   }
 }

@@ -1,14 +1,17 @@
 /**
  * The Cognito-compatible way in (GetId, GetCredentialsForIdentity) without HTTP: `Logins` are
  * verified exactly as POST /v1/credentials verifies a bearer token, against the pool's providers;
- * an identity id is a random `<region>:<uuid>` bound to one principal in one pool.
+ * an identity id is a random `<region>:<uuid>` bound to one principal in one pool. A guest (no
+ * Logins, in a pool that allows guests) is a principal of the pool's guest provider whose subject
+ * is its own identity id; it is never linked to a login.
  */
 import { randomUUID } from 'node:crypto';
 import { subjectHash } from '#shared/audit/audit.ts';
-import type { Identity } from '#shared/auth/identity.ts';
+import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import type { OidcAuthenticator } from '#shared/auth/oidc.ts';
+import { guestIssuer } from '#shared/auth/principal.ts';
 import { IDENTITY_ID_PATTERN } from '#shared/config/limits.ts';
-import type { IdentityPool, TvmConfig } from '#shared/config/schema.ts';
+import type { GuestProvider, IdentityPool, TvmConfig } from '#shared/config/schema.ts';
 import {
   type AuditContext,
   auditRefusal,
@@ -16,16 +19,25 @@ import {
   type IssueDeps,
   principalFields,
 } from '#shared/credentials/issue.ts';
-import type { Authenticate, LoginContext } from '#shared/credentials/login.ts';
+import type { Authenticate, Login, LoginContext } from '#shared/credentials/login.ts';
 import {
   AppError,
   AuthenticationError,
   ConflictError,
   NotFoundError,
+  RateLimitedError,
   UpstreamError,
 } from '#shared/errors.ts';
+import type { RateLimiter, RateLimitRule } from '#shared/guard/rate-limit.ts';
 import type { IdentityStore } from './identity-store.ts';
-import { findIdentityPool, identityPoolsOf, loginsProviders, regionOf } from './pools.ts';
+import {
+  findIdentityPool,
+  IDENTITY_ID_TAG_KEY,
+  identityPoolsOf,
+  identitySourceIdentity,
+  loginsProviders,
+  regionOf,
+} from './pools.ts';
 
 /** `Logins`: Cognito-style provider name → ID token. */
 export type Logins = Readonly<Record<string, string>>;
@@ -34,6 +46,8 @@ export interface CognitoDeps {
   issue: IssueDeps;
   identities: IdentityStore;
   authenticator: OidcAuthenticator;
+  /** Counters for guest GetId (per source IP and per pool); the same store as the guard's. */
+  limiter: RateLimiter;
   /** Random ids (tests may fix them). */
   newIdentityId?: (region: string) => string;
 }
@@ -42,6 +56,7 @@ export interface CognitoDeps {
 export interface CognitoLoginContext extends LoginContext {
   readonly poolId: string;
   readonly identityId: string;
+  readonly guest: boolean;
 }
 
 /** The one principal every `Logins` entry proves, checked against this pool's providers. */
@@ -52,7 +67,6 @@ async function authenticateLogins(
   logins: Logins,
 ): Promise<Identity> {
   const entries = Object.entries(logins);
-  // Guests (no Logins) are not offered: Cognito answers this for a pool without them.
   if (entries.length === 0) throw new AuthenticationError('unauthenticated_not_allowed');
   const byKey = loginsProviders(pool, config);
   // Every key first: an unaccepted key is refused before any token is decoded or any JWKS read.
@@ -67,11 +81,51 @@ async function authenticateLogins(
     identities.push(await authenticator.authenticate(token, [provider], { provider: provider.id }));
   }
   const [first] = identities as [Identity, ...Identity[]];
-  // No linking of different principals in this slice: they would share one identity's roles.
+  // No linking of different principals: they would share one identity's roles.
   if (identities.some((i) => i.issuer !== first.issuer || i.subject !== first.subject)) {
     throw new ConflictError('logins_conflict');
   }
   return first;
+}
+
+/** The pool's guest provider, or a refusal when the pool takes no guests. */
+function guestProviderOf(config: TvmConfig, pool: IdentityPool): GuestProvider {
+  const id = pool.guests?.provider;
+  const provider = config.providers.find((p) => p.id === id);
+  // Validation ties guests.provider to a guest provider; anything else takes no guests.
+  if (provider?.type !== 'guest') throw new AuthenticationError('unauthenticated_not_allowed');
+  return provider;
+}
+
+/** A guest as the core sees it: the guest provider's principal whose subject is its IdentityId. */
+export function guestIdentity(provider: GuestProvider, identityId: string): Identity {
+  return {
+    provider: provider.id,
+    issuer: guestIssuer(provider.id),
+    subject: identityId,
+    claims: toClaims({ sub: identityId }),
+  };
+}
+
+/** Guest GetId limits: no token to key on, so the source IP and the pool as a whole. */
+export function guestGetIdRules(pool: IdentityPool, sourceIp: string | undefined): RateLimitRule[] {
+  const limits = pool.guests?.getIdLimits;
+  if (limits === undefined) return [];
+  // JSON arrays: no choice of pool id or IP can make two keys equal.
+  const rules: RateLimitRule[] = [];
+  if (sourceIp !== undefined) {
+    rules.push({
+      key: JSON.stringify(['guest-getid-ip', pool.id, sourceIp, limits.perSourceIp.windowSeconds]),
+      ...limits.perSourceIp,
+      reason: 'rate_limited_ip',
+    });
+  }
+  rules.push({
+    key: JSON.stringify(['guest-getid-pool', pool.id, limits.perPool.windowSeconds]),
+    ...limits.perPool,
+    reason: 'rate_limited_pool',
+  });
+  return rules;
 }
 
 async function loadConfig(deps: IssueDeps): Promise<TvmConfig> {
@@ -89,8 +143,9 @@ export interface GetIdRequest {
 }
 
 /**
- * GetId: the caller's stable identity id in the pool, created on first use. Writes one audit
- * record (allowed with the id, or the refusal), like every other way in.
+ * GetId: the caller's stable identity id in the pool, created on first use; without Logins, a
+ * new guest identity (pool permitting, within its guest limits). Writes one audit record
+ * (allowed with the id, or the refusal), like every other way in.
  */
 export async function getId(
   deps: CognitoDeps,
@@ -103,13 +158,36 @@ export async function getId(
     const config = await loadConfig(deps.issue);
     const pool = findIdentityPool(config, request.identityPoolId);
     if (pool === undefined) throw new NotFoundError('unknown_identity_pool');
-    identity = await authenticateLogins(deps.authenticator, config, pool, request.logins);
-    const hash = subjectHash(identity.issuer, identity.subject);
-    const known = await storeCall(() => deps.identities.findId(pool.id, hash));
     const newId = deps.newIdentityId ?? ((region: string) => `${region}:${randomUUID()}`);
-    identityId =
-      known ??
-      (await storeCall(() => deps.identities.createId(pool.id, hash, newId(regionOf(pool.id)))));
+    if (Object.keys(request.logins).length === 0) {
+      const provider = guestProviderOf(config, pool);
+      await guardCall(() =>
+        deps.limiter.consume(guestGetIdRules(pool, context.sourceIp), deps.issue.now()),
+      );
+      identityId = newId(regionOf(pool.id));
+      const guest = guestIdentity(provider, identityId);
+      identity = guest;
+      await storeCall(() =>
+        deps.identities.createGuestId(
+          pool.id,
+          subjectHash(guest.issuer, guest.subject),
+          identityId,
+        ),
+      );
+    } else {
+      const user = await authenticateLogins(deps.authenticator, config, pool, request.logins);
+      identity = user;
+      // A denied principal gets no identity id either; GetId counts against its limits.
+      await deps.issue.guard.check(user, config.providers, {
+        now: deps.issue.now(),
+        ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
+      });
+      const hash = subjectHash(user.issuer, user.subject);
+      const known = await storeCall(() => deps.identities.findId(pool.id, hash));
+      identityId =
+        known ??
+        (await storeCall(() => deps.identities.createId(pool.id, hash, newId(regionOf(pool.id)))));
+    }
   } catch (error) {
     await auditRefusal(deps.issue, context, error, identity === undefined ? {} : { identity });
     throw error;
@@ -139,16 +217,95 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A counter that cannot be read refuses (fail closed), as the guard's do. */
+async function guardCall(call: () => Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (error instanceof RateLimitedError) throw error;
+    throw new UpstreamError(error, 2, 'guard_unavailable');
+  }
+}
+
 export interface CredentialsForIdentityRequest {
   identityId: string;
   logins: Logins;
   customRoleArn?: string;
 }
 
+/** The pool's mappings, narrowed by CustomRoleArn to those with that role: never an arbitrary role. */
+export function poolContext(
+  config: TvmConfig,
+  pool: IdentityPool,
+  identityId: string,
+  guest: boolean,
+  customRoleArn: string | undefined,
+): CognitoLoginContext {
+  const poolMappings = pool.mappings ?? 'any';
+  const allowed =
+    customRoleArn === undefined
+      ? poolMappings
+      : config.mappings
+          .filter((m) => m.roleArn === customRoleArn)
+          .filter((m) => poolMappings === 'any' || poolMappings.includes(m.id))
+          .map((m) => m.id);
+  return Object.freeze({
+    poolId: pool.id,
+    identityId,
+    guest,
+    roles: 'any',
+    mappings: Array.isArray(allowed) ? Object.freeze([...allowed]) : allowed,
+    offerChoice: false,
+    vend: Object.freeze({ kind: 'assume-role', omitDuration: false, reusable: true }),
+    stamp: Object.freeze({
+      tags: Object.freeze([Object.freeze({ Key: IDENTITY_ID_TAG_KEY, Value: identityId })]),
+      sourceIdentity: identitySourceIdentity(identityId),
+    }),
+  });
+}
+
+/**
+ * A guest's GetCredentialsForIdentity: the id must be a guest identity of a pool that takes
+ * guests, made under that pool's current guest provider. Anything else is `identity_not_found`.
+ */
+async function guestLogin(
+  deps: Pick<CognitoDeps, 'identities'>,
+  config: TvmConfig,
+  request: CredentialsForIdentityRequest,
+  region: string | undefined,
+): Promise<Login<CognitoLoginContext>> {
+  const withGuests = identityPoolsOf(config).filter((pool) => pool.guests !== undefined);
+  if (withGuests.length === 0) throw new AuthenticationError('unauthenticated_not_allowed');
+  const candidates = withGuests.filter((pool) => regionOf(pool.id) === region);
+  const owner =
+    region === undefined || candidates.length === 0
+      ? undefined
+      : await storeCall(() =>
+          deps.identities.ownerOf(
+            candidates.map((pool) => pool.id),
+            request.identityId,
+          ),
+        );
+  const pool = candidates.find((candidate) => candidate.id === owner?.poolId);
+  if (owner === undefined || !owner.guest || pool === undefined) {
+    throw new AuthenticationError('identity_not_found');
+  }
+  const identity = guestIdentity(guestProviderOf(config, pool), request.identityId);
+  // A guest made under another guest provider (since renamed) keeps none of its controls: refuse.
+  if (owner.principalHash !== subjectHash(identity.issuer, identity.subject)) {
+    throw new AuthenticationError('identity_not_found');
+  }
+  return {
+    identity,
+    context: poolContext(config, pool, request.identityId, true, request.customRoleArn),
+  };
+}
+
 /**
  * The way in for GetCredentialsForIdentity, for issue(): authenticate `Logins` again, then prove
- * the identity id belongs to that principal in that pool. Unknown, malformed and another
- * principal's ids are the same `identity_not_found`, so ids cannot be enumerated.
+ * the identity id belongs to that principal in that pool; without Logins, prove it is a guest.
+ * Unknown, malformed and another principal's ids are the same `identity_not_found`, so ids cannot
+ * be enumerated; a guest id with Logins is refused, never linked.
  */
 export function cognitoLogin(
   deps: Pick<CognitoDeps, 'identities' | 'authenticator'>,
@@ -156,10 +313,10 @@ export function cognitoLogin(
 ): Authenticate<CognitoLoginContext> {
   return async (config) => {
     const keys = Object.keys(request.logins);
-    if (keys.length === 0) throw new AuthenticationError('unauthenticated_not_allowed');
     const region = IDENTITY_ID_PATTERN.test(request.identityId)
       ? regionOf(request.identityId)
       : undefined;
+    if (keys.length === 0) return guestLogin(deps, config, request, region);
     // The pools that accept every key sent; the identity id says nothing until it is looked up.
     const candidates = identityPoolsOf(config).filter((pool) => {
       const byKey = loginsProviders(pool, config);
@@ -186,6 +343,10 @@ export function cognitoLogin(
         ? undefined
         : await storeCall(() => deps.identities.ownerOf(poolIds, request.identityId));
     const identity = owner === undefined ? undefined : principals.get(owner.poolId);
+    if (owner?.guest === true) {
+      // Never linked: guest ids leak (S3 keys, logs), and linking would hand the holder its data.
+      throw new AuthenticationError('guest_logins_refused');
+    }
     if (
       owner === undefined ||
       identity === undefined ||
@@ -194,23 +355,9 @@ export function cognitoLogin(
       throw new AuthenticationError('identity_not_found');
     }
     const pool = candidates.find((candidate) => candidate.id === owner.poolId) as IdentityPool;
-    const poolMappings = pool.mappings ?? 'any';
-    const allowed =
-      request.customRoleArn === undefined
-        ? poolMappings
-        : // CustomRoleArn picks among the pool's matching mappings; never an arbitrary role.
-          config.mappings
-            .filter((m) => m.roleArn === request.customRoleArn)
-            .filter((m) => poolMappings === 'any' || poolMappings.includes(m.id))
-            .map((m) => m.id);
-    const context: CognitoLoginContext = Object.freeze({
-      poolId: pool.id,
-      identityId: request.identityId,
-      roles: 'any',
-      mappings: Array.isArray(allowed) ? Object.freeze([...allowed]) : allowed,
-      offerChoice: false,
-      vend: Object.freeze({ kind: 'assume-role', omitDuration: false, reusable: true }),
-    });
-    return { identity, context };
+    return {
+      identity,
+      context: poolContext(config, pool, request.identityId, false, request.customRoleArn),
+    };
   };
 }

@@ -3,7 +3,13 @@
  * OIDC provider a `Logins` key stands for in that pool. No zod here: the function bundle reads
  * the applied config as data.
  */
-import type { IdentityPool, OidcProvider, TvmConfig } from '#shared/config/schema.ts';
+import type { IdentityPool, Mapping, OidcProvider, TvmConfig } from '#shared/config/schema.ts';
+
+/**
+ * The session tag every identity-pool session carries: the IdentityId exactly, so a role policy
+ * can confine each identity to its own prefix with `${aws:PrincipalTag/cognito-identity-id}`.
+ */
+export const IDENTITY_ID_TAG_KEY = 'cognito-identity-id';
 
 /**
  * Cognito's name for an OIDC provider in `Logins`: the issuer without its scheme and without a
@@ -39,4 +45,29 @@ export function loginsProviders(
     byKey.set(entry.loginsKey ?? defaultLoginsKey(provider.issuer), provider);
   }
   return byKey;
+}
+
+/** The provider ids whose mappings a pool's identities may use: its Logins providers and guests. */
+export function poolProviderIds(pool: IdentityPool): ReadonlySet<string> {
+  const ids = new Set(pool.providers.map((entry) => entry.provider));
+  if (pool.guests !== undefined) ids.add(pool.guests.provider);
+  return ids;
+}
+
+/** The mappings a pool's identities can reach: of its providers, and in its restriction if any. */
+export function poolMappings(pool: IdentityPool, mappings: readonly Mapping[]): Mapping[] {
+  const providers = poolProviderIds(pool);
+  return mappings.filter(
+    (mapping) =>
+      providers.has(mapping.provider) &&
+      (pool.mappings === undefined || pool.mappings.includes(mapping.id)),
+  );
+}
+
+/**
+ * The SourceIdentity of an identity-pool session whose mapping sets none: the IdentityId, with
+ * its ":" (which STS refuses in a SourceIdentity) as ".".
+ */
+export function identitySourceIdentity(identityId: string): string {
+  return identityId.replace(':', '.');
 }

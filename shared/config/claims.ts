@@ -31,6 +31,8 @@ export type ClaimTypes = (name: string) => ClaimType | undefined;
 export const IMPLICIT_STRING_CLAIMS: Readonly<Record<Provider['type'], readonly string[]>> = {
   oidc: ['sub'],
   saml: ['sub', 'nameId'],
+  // A guest's subject is its IdentityId.
+  guest: ['sub'],
 };
 
 export function claimTypes(provider: Provider): ClaimTypes {

@@ -241,9 +241,53 @@ export const SamlProviderSchema = z
   })
   .describe('A SAML 2.0 identity provider posting to our ACS endpoint.');
 
+/** Per-window limits on guest GetId (no token to key on: the source IP and the pool). */
+const GuestGetIdLimits = z
+  .strictObject({
+    perSourceIp: RateLimitRule.default({ limit: 20, windowSeconds: 60 }).describe(
+      'New guest identities per client IP address (as API Gateway saw it) and pool.',
+    ),
+    perPool: RateLimitRule.default({ limit: 1500, windowSeconds: 60 }).describe(
+      'New guest identities per pool, from all addresses together.',
+    ),
+  })
+  .default({
+    perSourceIp: { limit: 20, windowSeconds: 60 },
+    perPool: { limit: 1500, windowSeconds: 60 },
+  });
+
+/** The default per-identity limit of a guest provider: guests cost nothing to create. */
+export const GUEST_DEFAULT_RATE_LIMITS = {
+  perPrincipal: { limit: 20, windowSeconds: 300 },
+} as const;
+
+export const GuestProviderSchema = z
+  .strictObject({
+    id: Id.describe('Provider id, unique; guest mappings name it.'),
+    type: z.literal('guest'),
+    description: z.string().max(1024).optional().describe('Free text for operators.'),
+    rateLimits: RateLimits.default(GUEST_DEFAULT_RATE_LIMITS).describe(
+      'GetCredentialsForIdentity per guest identity (`perPrincipal`, default 20 per 300 s) and per client IP address (`perSourceIp`).',
+    ),
+    claims: ClaimDeclarations.refine((claims) => Object.keys(claims).length === 0, {
+      error: 'must be empty: a guest has no token, only `sub` (its IdentityId), which is implicit',
+    }),
+    defaultClaimMaxLength: DefaultClaimMaxLength,
+    ambiguity: z
+      .enum(['first', 'deny'], {
+        error: 'must be "first" or "deny" for a guest provider',
+      })
+      .default('first')
+      .describe('What to do when several guest mappings tie on the highest priority.'),
+  })
+  .describe(
+    'The unauthenticated (guest) identities of one identity pool. A guest principal is this provider plus its IdentityId (`sub`); mappings of this provider apply to guests only.',
+  );
+
 export const ProviderSchema = z.discriminatedUnion('type', [
   OidcProviderSchema,
   SamlProviderSchema,
+  GuestProviderSchema,
 ]);
 
 /** Operators that compare with one string: string claims, except `contains` (list claims). */
@@ -428,8 +472,21 @@ export const IdentityPoolSchema = z
             ),
         }),
       )
-      .min(1, { error: 'must list at least one provider that this pool accepts in Logins' })
-      .describe('The OIDC providers whose ID tokens this pool accepts in `Logins`.'),
+      .default([])
+      .describe(
+        'The OIDC providers whose ID tokens this pool accepts in `Logins` (may be empty when the pool has guests).',
+      ),
+    guests: z
+      .strictObject({
+        provider: Id.describe('A `type: guest` provider, used by this pool only.'),
+        getIdLimits: GuestGetIdLimits.describe(
+          'GetId without Logins (a new guest identity) per window; over the limit the call answers TooManyRequestsException.',
+        ),
+      })
+      .optional()
+      .describe(
+        'Unauthenticated (guest) identities: GetId without Logins. Absent: guests are refused, as Cognito refuses them for a pool that does not allow them.',
+      ),
     mappings: z
       .array(Id)
       .min(1)
@@ -439,7 +496,7 @@ export const IdentityPoolSchema = z
       ),
   })
   .describe(
-    'A Cognito-compatible identity pool (POST /v1/cognito-identity: GetId, GetCredentialsForIdentity). Authenticated identities only.',
+    'A Cognito-compatible identity pool (POST /v1/cognito-identity: GetId, GetCredentialsForIdentity), for authenticated identities and, when `guests` is set, guests.',
   );
 
 export const ConfigFileSchema = z
@@ -464,6 +521,7 @@ export type TvmConfigInput = z.input<typeof ConfigFileSchema>;
 export type Provider = z.output<typeof ProviderSchema>;
 export type OidcProvider = z.output<typeof OidcProviderSchema>;
 export type SamlProvider = z.output<typeof SamlProviderSchema>;
+export type GuestProvider = z.output<typeof GuestProviderSchema>;
 export type Mapping = z.output<typeof MappingSchema>;
 export type IdentityPool = z.output<typeof IdentityPoolSchema>;
 export type MatchNode = z.output<typeof MatchNodeSchema>;

@@ -20,7 +20,7 @@ import {
   vendCredentials,
   vendWithSaml,
 } from '#shared/sts/vend.ts';
-import type { Authenticate, IdpNamedSession, Login, LoginContext } from './login.ts';
+import type { Authenticate, IdpNamedSession, Login, LoginContext, SessionStamp } from './login.ts';
 import { CredentialReuseCache } from './reuse.ts';
 
 export { reasonOf };
@@ -156,7 +156,7 @@ async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGenera
  * Only the mappings this login may use: native SAML logins reach only the asserted roles, an
  * identity pool only its own mappings.
  */
-function usableConfig(config: TvmConfig, context: LoginContext): TvmConfig {
+export function usableConfig(config: TvmConfig, context: LoginContext): TvmConfig {
   const { roles, mappings } = context;
   if (roles === 'any' && mappings === 'any') return config;
   return {
@@ -191,6 +191,18 @@ async function vendFor(
     { principalArn: role.principalArn, samlResponse: method.samlResponse },
     options,
   );
+}
+
+/** The decision with what the way in stamps on every session (the audit record shows both). */
+export function stamped(decision: Decision, stamp: SessionStamp | undefined): Decision {
+  if (stamp === undefined) return decision;
+  return {
+    ...decision,
+    tags: [...decision.tags, ...stamp.tags.map((tag) => ({ Key: tag.Key, Value: tag.Value }))],
+    ...(decision.mapping.sourceIdentity === undefined && stamp.sourceIdentity !== undefined
+      ? { sourceIdentity: stamp.sourceIdentity }
+      : {}),
+  };
 }
 
 /** Native mode: the audit record stores what the session really carries, never our rendering. */
@@ -236,12 +248,15 @@ export async function issue<C extends LoginContext>(
         return { kind: 'choose', login, mappings: matched };
       }
     }
-    decision = decide(identity, config, {
-      ...(request.mappingId === undefined ? {} : { mappingId: request.mappingId }),
-      ...(request.durationSeconds === undefined
-        ? {}
-        : { durationSeconds: request.durationSeconds }),
-    });
+    decision = stamped(
+      decide(identity, config, {
+        ...(request.mappingId === undefined ? {} : { mappingId: request.mappingId }),
+        ...(request.durationSeconds === undefined
+          ? {}
+          : { durationSeconds: request.durationSeconds }),
+      }),
+      context.stamp,
+    );
     // Reuse only after the deny list and rate limits passed, and only what this instance vended
     // for exactly this principal and these AssumeRole parameters.
     const reuse = decision.mapping.reuse;

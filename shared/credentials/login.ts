@@ -35,6 +35,17 @@ export type VendMethod =
       readonly session: IdpNamedSession;
     };
 
+/**
+ * What every session of a login carries whatever the mapping says: the Cognito-compatible way in
+ * tags each session with its IdentityId and names it by default.
+ */
+export interface SessionStamp {
+  /** Appended to the mapping's tags (validation keeps their keys apart and leaves room). */
+  readonly tags: readonly { readonly Key: string; readonly Value: string }[];
+  /** The SourceIdentity when the mapping sets no `sourceIdentity` template. */
+  readonly sourceIdentity?: string;
+}
+
 export interface LoginContext {
   /** Which mappings this login may use: all, or only those whose role the assertion lists. */
   readonly roles: 'any' | readonly string[];
@@ -43,6 +54,7 @@ export interface LoginContext {
   /** Several matches and no mapping named: stop and let the user choose (the SAML chooser). */
   readonly offerChoice: boolean;
   readonly vend: VendMethod;
+  readonly stamp?: SessionStamp;
 }
 
 export interface Login<C extends LoginContext = LoginContext> {

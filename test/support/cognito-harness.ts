@@ -32,6 +32,11 @@ export const PARTNER_POOL_ID = 'eu-west-1:1b2c3d4e-5f60-4718-9a0b-c1d2e3f40516';
 /** The Logins key of the `web` provider in POOL_ID (an override: it shares mobile's issuer). */
 export const WEB_LOGINS_KEY = 'login.web.example';
 export const READER_POOL_ID = 'us-east-1:2c3d4e5f-6071-4829-8b1c-d2e3f4051627';
+/** A pool that takes guests (provider `mobile-guests`) as well as `mobile` logins. */
+export const GUEST_POOL_ID = 'eu-west-1:3d4e5f60-7182-493a-9c2d-e3f405162738';
+export const GUEST_ROLE = 'arn:aws:iam::123456789012:role/tvm/guest';
+/** The guest pool's limits: new guests per source IP and per pool, and credentials per guest. */
+export const GUEST_LIMITS = { perSourceIp: 4, perPool: 6, perIdentity: 3 } as const;
 
 export interface CognitoCall {
   /** POST unless a test sends another method (which must be refused). */
@@ -42,6 +47,8 @@ export interface CognitoCall {
   body?: unknown;
   raw?: string;
   path?: string;
+  /** The client address API Gateway saw (default 192.0.2.10). */
+  sourceIp?: string;
 }
 
 export interface CognitoResult {
@@ -65,6 +72,8 @@ export interface CognitoHarness {
   mint(claims?: Record<string, unknown>): Promise<string>;
   call(call: CognitoCall): Promise<CognitoResult>;
   getId(logins: Record<string, string>, poolId?: string): Promise<CognitoResult>;
+  /** GetId without Logins (a new guest of GUEST_POOL_ID unless another pool is named). */
+  guestId(options?: { poolId?: string; sourceIp?: string }): Promise<CognitoResult>;
   credentials(
     identityId: string,
     logins: Record<string, string>,
@@ -99,6 +108,11 @@ export function cognitoConfig(issuer: TestIssuer, partner: TestIssuer): unknown 
         jwksUri: partner.jwksUri,
         audiences: [TEST_AUDIENCE],
       },
+      {
+        id: 'mobile-guests',
+        type: 'guest',
+        rateLimits: { perPrincipal: { limit: GUEST_LIMITS.perIdentity, windowSeconds: 60 } },
+      },
     ],
     mappings: [
       ...base.mappings,
@@ -110,6 +124,23 @@ export function cognitoConfig(issuer: TestIssuer, partner: TestIssuer): unknown 
         roleArn: 'arn:aws:iam::123456789012:role/tvm/partner',
         durationSeconds: 900,
       },
+      {
+        id: 'guest',
+        provider: 'mobile-guests',
+        priority: 0,
+        match: { claim: 'sub', op: 'exists' },
+        roleArn: GUEST_ROLE,
+        durationSeconds: 900,
+        sessionPolicy: {
+          Version: '2012-10-17',
+          Statement: {
+            Effect: 'Allow',
+            Action: 's3:GetObject',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, on purpose
+            Resource: 'arn:aws:s3:::shop-assets/guests/${aws:PrincipalTag/cognito-identity-id}/*',
+          },
+        },
+      },
     ],
     identityPools: [
       {
@@ -118,6 +149,17 @@ export function cognitoConfig(issuer: TestIssuer, partner: TestIssuer): unknown 
       },
       { id: PARTNER_POOL_ID, providers: [{ provider: 'partner' }] },
       { id: READER_POOL_ID, providers: [{ provider: 'mobile' }], mappings: ['reader'] },
+      {
+        id: GUEST_POOL_ID,
+        providers: [{ provider: 'mobile' }],
+        guests: {
+          provider: 'mobile-guests',
+          getIdLimits: {
+            perSourceIp: { limit: GUEST_LIMITS.perSourceIp, windowSeconds: 60 },
+            perPool: { limit: GUEST_LIMITS.perPool, windowSeconds: 60 },
+          },
+        },
+      },
     ],
   };
 }
@@ -165,6 +207,7 @@ export async function startCognitoHarness(): Promise<CognitoHarness> {
       issue: deps,
       identities,
       authenticator: createOidcAuthenticator({ stage: 'local' }),
+      limiter: new MemoryRateLimiter(),
     }),
   );
 
@@ -184,6 +227,7 @@ export async function startCognitoHarness(): Promise<CognitoHarness> {
       path: options.path ?? '/v1/cognito-identity/',
       headers,
       requestId: `cog-${counter}`,
+      ...(options.sourceIp === undefined ? {} : { sourceIp: options.sourceIp }),
       ...(body === undefined ? {} : { body }),
     });
     const result = await handler(event, fakeContext());
@@ -211,6 +255,12 @@ export async function startCognitoHarness(): Promise<CognitoHarness> {
       call({
         target: 'AWSCognitoIdentityService.GetId',
         body: { IdentityPoolId: poolId, Logins: logins },
+      }),
+    guestId: ({ poolId = GUEST_POOL_ID, sourceIp } = {}) =>
+      call({
+        target: 'AWSCognitoIdentityService.GetId',
+        body: { IdentityPoolId: poolId },
+        ...(sourceIp === undefined ? {} : { sourceIp }),
       }),
     credentials: (identityId, logins, extra = {}) =>
       call({

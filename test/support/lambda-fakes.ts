@@ -26,6 +26,8 @@ export interface HttpEventOptions {
   body?: string;
   requestId?: string;
   query?: Record<string, string>;
+  /** The client address API Gateway saw (default 192.0.2.10). */
+  sourceIp?: string;
 }
 
 /** An API Gateway HTTP API (payload 2.0) event. */
@@ -48,7 +50,7 @@ export function httpEvent(options: HttpEventOptions = {}): APIGatewayProxyEventV
         method,
         path,
         protocol: 'HTTP/1.1',
-        sourceIp: '192.0.2.10',
+        sourceIp: options.sourceIp ?? '192.0.2.10',
         userAgent: 'vitest',
       },
       requestId: options.requestId ?? 'apigw-request-0001',

@@ -21,13 +21,23 @@ export class MemoryIdentityStore implements IdentityStore {
     return identityId;
   }
 
+  async createGuestId(poolId: string, principalHash: string, identityId: string) {
+    const key = identityKey(poolId, identityId).pk;
+    if (this.items.has(key)) throw new Error('ConditionalCheckFailed: identity id exists');
+    this.items.set(key, { principalHash, guest: 'true' });
+  }
+
   async ownerOf(poolIds: readonly string[], identityId: string) {
     if (poolIds.length === 0) return undefined;
     this.reads += 1;
     for (const poolId of poolIds) {
       const item = this.items.get(identityKey(poolId, identityId).pk);
       if (item?.principalHash !== undefined) {
-        return { poolId, principalHash: item.principalHash } satisfies IdentityOwner;
+        return {
+          poolId,
+          principalHash: item.principalHash,
+          guest: item.guest === 'true',
+        } satisfies IdentityOwner;
       }
     }
     return undefined;

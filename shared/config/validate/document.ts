@@ -166,6 +166,7 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
   }
   checkIdentityPools(
     identityPools,
+    providers,
     providersById,
     mappings.map(({ value }) => value),
     report,

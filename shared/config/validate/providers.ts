@@ -216,7 +216,7 @@ export function checkProvider(
     if (provider.jwksUri !== undefined) {
       checkUrl(provider.jwksUri, [...path, 'jwksUri'], stage, report);
     }
-  } else {
+  } else if (provider.type === 'saml') {
     checkSamlProvider(provider, path, stage, now, report);
   }
   // The subject is a string by construction: declaring it a list would make every rule on it refuse.
@@ -246,7 +246,11 @@ export function checkIssuerTags(
     if (earlier === undefined) byTag.set(tag, { index, issuer });
     else if (earlier.issuer !== issuer) {
       report(
-        ['providers', index, value.type === 'oidc' ? 'issuer' : 'entityId'],
+        [
+          'providers',
+          index,
+          value.type === 'saml' ? 'entityId' : value.type === 'guest' ? 'id' : 'issuer',
+        ],
         `its issuer tag "${tag}" (first ${ISSUER_TAG_CHARS} hex of SHA-256, used in default SourceIdentity values) equals that of providers[${earlier.index}], another issuer; their users could not be told apart in CloudTrail or by revoke. Please report this collision`,
       );
     }

@@ -389,7 +389,7 @@ describe('cognito-identity attacks', () => {
     expect(harness.identities.items.size).toBe(0);
   });
 
-  it('refuses GetCredentialsForIdentity without Logins', async () => {
+  it("refuses GetCredentialsForIdentity without Logins for a user's identity (not a guest)", async () => {
     const { identityId } = await identityOf('alice');
     const before = harness.audits.length;
     const result = await harness.call({
@@ -398,7 +398,7 @@ describe('cognito-identity attacks', () => {
     });
     expectCognitoError(harness, result, {
       name: 'NotAuthorizedException',
-      reason: 'unauthenticated_not_allowed',
+      reason: 'identity_not_found',
       auditsBefore: before,
     });
   });

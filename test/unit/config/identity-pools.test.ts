@@ -145,7 +145,8 @@ describe('identityPools config', () => {
     expect(poolProblems([{ id: POOL, providers: [] }])).toEqual([
       {
         path: 'identityPools[0].providers',
-        message: 'must list at least one provider that this pool accepts in Logins',
+        message:
+          'is empty and the pool has no guests; list at least one OIDC provider, or set guests',
       },
     ]);
   });
@@ -250,6 +251,165 @@ describe('identityPools config', () => {
       'identityPools[0].guests',
       'identityPools[0].mappings',
       'identityPools[0].providers[0].roleArn',
+    ]);
+  });
+});
+
+describe('identityPools guests config', () => {
+  const GUESTS = { id: 'app-guests', type: 'guest' };
+  const GUEST_MAPPING = {
+    id: 'guest',
+    provider: 'app-guests',
+    priority: 0,
+    match: { claim: 'sub', op: 'exists' },
+    roleArn: 'arn:aws:iam::123456789012:role/tvm/guest',
+  };
+
+  /** The OIDC-only document plus guest providers and mappings. */
+  function withGuests(
+    identityPools: unknown,
+    extra: { providers?: unknown[]; mappings?: unknown[] } = {},
+  ) {
+    const doc = oidcOnly(identityPools);
+    return validateConfig(
+      {
+        ...doc,
+        providers: [...(doc.providers as unknown[]), ...(extra.providers ?? [GUESTS])],
+        mappings: [...(doc.mappings as unknown[]), ...(extra.mappings ?? [GUEST_MAPPING])],
+      },
+      { stage: 'prod' },
+    );
+  }
+
+  function problemsOf(result: ReturnType<typeof validateConfig>) {
+    return result.ok ? [] : result.problems.map(({ path, message }) => ({ path, message }));
+  }
+
+  it('accepts a guest-only pool, with the default limits and the default per-guest limit', () => {
+    const result = withGuests([{ id: POOL, guests: { provider: 'app-guests' } }]);
+
+    expect(problemsOf(result)).toEqual([]);
+    if (!result.ok) return;
+    expect(result.config.identityPools[0]).toEqual({
+      id: POOL,
+      providers: [],
+      guests: {
+        provider: 'app-guests',
+        getIdLimits: {
+          perSourceIp: { limit: 20, windowSeconds: 60 },
+          perPool: { limit: 1500, windowSeconds: 60 },
+        },
+      },
+    });
+    expect(result.config.providers.at(-1)).toMatchObject({
+      type: 'guest',
+      rateLimits: { perPrincipal: { limit: 20, windowSeconds: 300 } },
+      ambiguity: 'first',
+    });
+  });
+
+  it('refuses a pool with neither providers nor guests', () => {
+    expect(poolProblems([{ id: POOL, providers: [] }])).toEqual([
+      {
+        path: 'identityPools[0].providers',
+        message:
+          'is empty and the pool has no guests; list at least one OIDC provider, or set guests',
+      },
+    ]);
+  });
+
+  it('refuses guests.provider that is unknown or not a guest provider', () => {
+    const unknown = withGuests([
+      { id: POOL, providers: [{ provider: 'mobile' }], guests: { provider: 'app-guest' } },
+    ]);
+    const oidc = withGuests([
+      { id: POOL, providers: [{ provider: 'mobile' }], guests: { provider: 'web' } },
+    ]);
+
+    expect(problemsOf(unknown)).toContainEqual({
+      path: 'identityPools[0].guests.provider',
+      message:
+        'names provider "app-guest", which is not defined in providers (did you mean "app-guests"?)',
+    });
+    expect(problemsOf(oidc)).toContainEqual({
+      path: 'identityPools[0].guests.provider',
+      message: 'names provider "web" of type oidc; guests need a provider of type guest',
+    });
+  });
+
+  it('refuses a guest provider in Logins, one shared by two pools, and one no pool uses', () => {
+    const inLogins = withGuests([
+      { id: POOL, providers: [{ provider: 'app-guests' }], guests: { provider: 'app-guests' } },
+    ]);
+    const shared = withGuests([
+      { id: POOL, guests: { provider: 'app-guests' } },
+      { id: OTHER_POOL, guests: { provider: 'app-guests' } },
+    ]);
+    const unused = withGuests([{ id: POOL, providers: [{ provider: 'mobile' }] }]);
+
+    expect(problemsOf(inLogins)).toEqual([
+      {
+        path: 'identityPools[0].providers[0].provider',
+        message:
+          'names guest provider "app-guests"; name it in guests.provider instead (Logins accept OIDC providers only)',
+      },
+    ]);
+    expect(problemsOf(shared)).toEqual([
+      {
+        path: 'identityPools[1].guests.provider',
+        message:
+          'guest provider "app-guests" already holds the guests of identityPools[0]; give each pool its own guest provider',
+      },
+    ]);
+    expect(problemsOf(unused)).toEqual([
+      {
+        path: 'providers[2].type',
+        message:
+          'guest provider "app-guests" is not named by any identity pool\'s guests.provider, so no guest could ever use it',
+      },
+    ]);
+  });
+
+  it('refuses claims on a guest provider: a guest has only sub', () => {
+    const result = withGuests([{ id: POOL, guests: { provider: 'app-guests' } }], {
+      providers: [{ ...GUESTS, claims: { groups: { type: 'list' } } }],
+    });
+    expect(problemsOf(result)).toContainEqual({
+      path: 'providers[2].claims',
+      message:
+        'must be empty: a guest has no token, only `sub` (its IdentityId), which is implicit',
+    });
+  });
+
+  it('lets a pool restriction name guest mappings', () => {
+    const result = withGuests([
+      {
+        id: POOL,
+        providers: [{ provider: 'mobile' }],
+        guests: { provider: 'app-guests' },
+        mappings: ['reader', 'guest'],
+      },
+    ]);
+    expect(problemsOf(result)).toEqual([]);
+  });
+
+  it('keeps the identity tag for the TVM: a pool mapping may not set it, nor fill all 50 tags', () => {
+    const tags = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`t${i}`, 'v']));
+    const result = withGuests([{ id: POOL, guests: { provider: 'app-guests' } }], {
+      mappings: [
+        { ...GUEST_MAPPING, sessionTags: { 'Cognito-Identity-Id': 'x' } },
+        { ...GUEST_MAPPING, id: 'full', sessionTags: tags },
+      ],
+    });
+    expect(problemsOf(result)).toEqual([
+      {
+        path: 'mappings[2].sessionTags["Cognito-Identity-Id"]',
+        message: `identity pool "${POOL}" uses this mapping, and every identity-pool session carries the tag "cognito-identity-id" (the IdentityId); remove this key`,
+      },
+      {
+        path: 'mappings[3].sessionTags',
+        message: `identity pool "${POOL}" uses this mapping, and its sessions also carry "cognito-identity-id"; keep at most 49 tags`,
+      },
     ]);
   });
 });

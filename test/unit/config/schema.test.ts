@@ -157,7 +157,7 @@ describe('config schema', () => {
     // Assess
     expect(problems).toContainEqual({
       path: 'providers[0].type',
-      message: 'must be one of "oidc", "saml", not the string "oauth"',
+      message: 'must be one of "oidc", "saml", "guest", not the string "oauth"',
     });
   });
 
