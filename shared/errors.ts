@@ -86,8 +86,6 @@ export const AUTHENTICATION_REASONS = [
   'unauthenticated_not_allowed',
   'logins_key_not_accepted',
   'identity_not_found',
-  // A guest IdentityId sent with Logins: guest ids are never linked to a login.
-  'guest_logins_refused',
 ] as const;
 
 /** 403: authenticated, but nothing allows this. */

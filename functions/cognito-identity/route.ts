@@ -244,7 +244,6 @@ export function wireError(error: unknown, poolId?: string): WireError {
         message: 'Unauthenticated access is not supported for this identity pool.',
       };
     case 'identity_not_found':
-    case 'guest_logins_refused':
       return {
         name: 'NotAuthorizedException',
         status: 400,
@@ -365,7 +364,8 @@ export function cognitoIdentityRoute(deps: CognitoDeps): HttpRoute {
       const { credentials } = outcome;
       return ok(
         {
-          IdentityId: request.identityId,
+          // The identity the session is for: a signed-in guest's is the user's own.
+          IdentityId: outcome.login.context.identityId,
           Credentials: {
             AccessKeyId: credentials.accessKeyId,
             SecretKey: credentials.secretAccessKey,

@@ -20,7 +20,6 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type autocannon from 'autocannon';
 import { COGNITO_CONTENT_TYPE, cognitoIdentityRoute } from '#functions/cognito-identity/route.ts';
@@ -29,20 +28,19 @@ import { withHttpStack } from '#functions/http/middleware.ts';
 import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { DynamoIdentityStore } from '#shared/cognito/identity-store.ts';
 import { defaultLoginsKey } from '#shared/cognito/pools.ts';
-import { configHash } from '#shared/config/store.ts';
-import { validateConfig } from '#shared/config/validate.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
-import { createIssueDeps } from '#shared/runtime.ts';
 import { startTestIssuer } from '../../test/support/oidc-issuer.ts';
-import { harnessConfig, STS_ANSWER, stsMock } from '../../test/support/vend-harness.ts';
+import { harnessConfig, stsMock } from '../../test/support/vend-harness.ts';
 import {
   after,
+  benchIssueDeps,
   cannon,
   type LoopbackOptions,
   loopbackOptions,
   StubDynamo,
   silenceStdout,
   startAdapter,
+  stubAssumeRole,
 } from './loopback.ts';
 import { machineInfo, quantile, round, toJson, UNREACHED_RATE_LIMITS } from './stats.ts';
 
@@ -142,25 +140,7 @@ function build(issuer: Awaited<ReturnType<typeof startTestIssuer>>, stub: Cognit
     unknown
   >;
   raw.identityPools = [{ id: POOL_ID, providers: [{ provider: 'mobile' }] }];
-  const validated = validateConfig(raw, { stage: 'local' });
-  if (!validated.ok) throw new Error(`config invalid: ${JSON.stringify(validated.problems)}`);
-  const config = validated.config;
-  // Hashed once, as the production store answers from memory within its TTL.
-  const loaded = { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
-  const silent = { info() {}, warn() {}, error() {} };
-  const deps = createIssueDeps({
-    logger: silent,
-    env: { TVM_TABLE_NAME: TABLE, TVM_AUDIT_RETENTION_DAYS: '90' },
-    documentClient: stub.client,
-    overrides: {
-      config: { require: async () => loaded },
-      sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
-      reuse: undefined,
-      vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
-      logger: silent,
-      now: () => new Date(),
-    },
-  });
+  const deps = benchIssueDeps(raw, stub.client);
   // One authenticator, as one container has: both routes share its warm JWKS.
   const authenticator = createOidcAuthenticator({ stage: 'local' });
   return {
@@ -194,12 +174,7 @@ export async function runCognitoBench(
   const stubDelayMs = options.stubDelayMs ?? DEFAULT_STUB_DELAY_MS;
   const machine = machineInfo();
   const stub = new CognitoStub();
-  stsMock.reset();
-  stsMock.on(AssumeRoleCommand).callsFake(async () => {
-    await after(stub.delayMs);
-    stub.calls.assumeRole += 1;
-    return STS_ANSWER;
-  });
+  stubAssumeRole(stub);
   const issuer = await startTestIssuer();
   const handlers = build(issuer, stub);
   const restoreStdout = silenceStdout();

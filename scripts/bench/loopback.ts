@@ -43,6 +43,7 @@ import { createOidcAuthenticator } from '#shared/auth/oidc.ts';
 import { providersOfIssuer } from '#shared/auth/principal.ts';
 import { configHash } from '#shared/config/store.ts';
 import { validateConfig } from '#shared/config/validate.ts';
+import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import { AppError, ForbiddenError, UpstreamError } from '#shared/errors.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
@@ -415,34 +416,58 @@ function buildHandler(issuer: TestIssuer, stub: StubDynamo, variant: PathVariant
   const raw = harnessConfig(issuer, { rateLimits }) as { mappings: Record<string, unknown>[] };
   // Every mapping opts into reuse; whether it happens is the instance's cache (absent: never).
   raw.mappings = raw.mappings.map((m) => ({ ...m, reuse: { minRemainingSeconds: 60 } }));
+  const deps = benchIssueDeps(raw, stub.client, {
+    ...(variant.guard === 'sequential'
+      ? {
+          guard: sequentialGuard(
+            new DynamoDenyList(stub.client, TABLE),
+            new DynamoRateLimiter(stub.client, TABLE),
+          ),
+        }
+      : {}),
+    reuse: variant.reuse ? new CredentialReuseCache({ maxEntries: 1_000 }) : undefined,
+  });
+  return withHttpStack(credentialsRoute(deps, createOidcAuthenticator({ stage: 'local' })));
+}
+
+/**
+ * The production factory over the stubbed DynamoDB client, with the config validated and loaded
+ * once (as the production store answers from memory within its TTL) and a silent logger.
+ */
+export function benchIssueDeps(
+  raw: unknown,
+  client: DynamoDBDocumentClient,
+  overrides: Partial<IssueDeps> = {},
+): IssueDeps {
   const validated = validateConfig(raw, { stage: 'local' });
   if (!validated.ok) throw new Error(`config invalid: ${JSON.stringify(validated.problems)}`);
   const config = validated.config;
-  // Hashed once, as the production store answers from memory within its TTL.
   const loaded = { generation: 1, hash: configHash(config), createdAt: '', createdBy: '', config };
   const silent = { info() {}, warn() {}, error() {} };
-  const deps = createIssueDeps({
+  return createIssueDeps({
     logger: silent,
     env: { TVM_TABLE_NAME: TABLE, TVM_AUDIT_RETENTION_DAYS: '90' },
-    documentClient: stub.client,
+    documentClient: client,
     overrides: {
       config: { require: async () => loaded },
       sts: new STSClient({ region: 'us-east-1', maxAttempts: 1 }),
-      ...(variant.guard === 'sequential'
-        ? {
-            guard: sequentialGuard(
-              new DynamoDenyList(stub.client, TABLE),
-              new DynamoRateLimiter(stub.client, TABLE),
-            ),
-          }
-        : {}),
-      reuse: variant.reuse ? new CredentialReuseCache({ maxEntries: 1_000 }) : undefined,
+      reuse: undefined,
       vend: { timeoutMs: 1_000, maxAttempts: 2, backoffBaseMs: 0 },
       logger: silent,
       now: () => new Date(),
+      ...overrides,
     },
   });
-  return withHttpStack(credentialsRoute(deps, createOidcAuthenticator({ stage: 'local' })));
+}
+
+/** STS answers AssumeRole after the stub's delay, counting the call. */
+export function stubAssumeRole(stub: { delayMs: number; calls: { assumeRole: number } }): void {
+  stsMock.reset();
+  stsMock.on(AssumeRoleCommand).callsFake(async () => {
+    await after(stub.delayMs);
+    stub.calls.assumeRole += 1;
+    return STS_ANSWER;
+  });
 }
 
 export async function runLoopbackBench(
@@ -452,12 +477,7 @@ export async function runLoopbackBench(
   const stubDelayMs = options.stubDelayMs ?? DEFAULT_STUB_DELAY_MS;
   const machine = machineInfo();
   const stub = new StubDynamo();
-  stsMock.reset();
-  stsMock.on(AssumeRoleCommand).callsFake(async () => {
-    await after(stub.delayMs);
-    stub.calls.assumeRole += 1;
-    return STS_ANSWER;
-  });
+  stubAssumeRole(stub);
   const issuer = await startTestIssuer();
   let handler: Handler = buildHandler(issuer, stub, { guard: 'parallel', rules: 2, reuse: false });
   const restoreStdout = silenceStdout();

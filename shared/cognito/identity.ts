@@ -158,7 +158,7 @@ export async function getId(
     const config = await loadConfig(deps.issue);
     const pool = findIdentityPool(config, request.identityPoolId);
     if (pool === undefined) throw new NotFoundError('unknown_identity_pool');
-    const newId = deps.newIdentityId ?? ((region: string) => `${region}:${randomUUID()}`);
+    const newId = (region: string) => newIdentityId(deps, region);
     if (Object.keys(request.logins).length === 0) {
       const provider = guestProviderOf(config, pool);
       await guardCall(() =>
@@ -207,6 +207,11 @@ export async function getId(
     throw new UpstreamError(error);
   }
   return identityId;
+}
+
+/** A random `<region>:<uuid>`, never derived from the subject. */
+function newIdentityId(deps: Pick<CognitoDeps, 'newIdentityId'>, region: string): string {
+  return deps.newIdentityId?.(region) ?? `${region}:${randomUUID()}`;
 }
 
 async function storeCall<T>(call: () => Promise<T>): Promise<T> {
@@ -305,10 +310,10 @@ async function guestLogin(
  * The way in for GetCredentialsForIdentity, for issue(): authenticate `Logins` again, then prove
  * the identity id belongs to that principal in that pool; without Logins, prove it is a guest.
  * Unknown, malformed and another principal's ids are the same `identity_not_found`, so ids cannot
- * be enumerated; a guest id with Logins is refused, never linked.
+ * be enumerated; a guest id with Logins gets the user's own identity, never a link.
  */
 export function cognitoLogin(
-  deps: Pick<CognitoDeps, 'identities' | 'authenticator'>,
+  deps: Pick<CognitoDeps, 'identities' | 'authenticator' | 'newIdentityId'>,
   request: CredentialsForIdentityRequest,
 ): Authenticate<CognitoLoginContext> {
   return async (config) => {
@@ -343,18 +348,28 @@ export function cognitoLogin(
         ? undefined
         : await storeCall(() => deps.identities.ownerOf(poolIds, request.identityId));
     const identity = owner === undefined ? undefined : principals.get(owner.poolId);
-    if (owner?.guest === true) {
-      // Never linked: guest ids leak (S3 keys, logs), and linking would hand the holder its data.
-      throw new AuthenticationError('guest_logins_refused');
+    const pool = candidates.find((candidate) => candidate.id === owner?.poolId);
+    if (owner?.guest === true && identity !== undefined && pool !== undefined) {
+      // A guest who signed in (Amplify sends its cached guest id with Logins): the session is
+      // for the user's own identity, answered as the response's IdentityId. The guest id is
+      // never linked: guest ids leak (S3 keys, logs), and a link would hand its holder the data.
+      const hash = subjectHash(identity.issuer, identity.subject);
+      const own =
+        (await storeCall(() => deps.identities.findId(pool.id, hash))) ??
+        (await storeCall(() =>
+          deps.identities.createId(pool.id, hash, newIdentityId(deps, regionOf(pool.id))),
+        ));
+      return { identity, context: poolContext(config, pool, own, false, request.customRoleArn) };
     }
     if (
       owner === undefined ||
+      owner.guest ||
       identity === undefined ||
+      pool === undefined ||
       owner.principalHash !== subjectHash(identity.issuer, identity.subject)
     ) {
       throw new AuthenticationError('identity_not_found');
     }
-    const pool = candidates.find((candidate) => candidate.id === owner.poolId) as IdentityPool;
     return {
       identity,
       context: poolContext(config, pool, request.identityId, false, request.customRoleArn),

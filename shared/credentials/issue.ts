@@ -224,10 +224,13 @@ export async function issue<C extends LoginContext>(
   let credentials: VendedCredentials;
   let reuseKey: string | undefined;
   let reused: VendedCredentials | undefined;
+  // What the records say: the request's audit context, with the identity the login resolved.
+  let audited: IssueRequest = request;
   try {
     const loaded = await loadConfig(deps);
     login = await authenticate(loaded.config);
     const { identity, context } = login;
+    if (context.identityId !== undefined) audited = { ...request, identityId: context.identityId };
     const config = usableConfig(loaded.config, context);
     if (!config.providers.some((p) => p.id === identity.provider)) {
       throw new UpstreamError(new Error('provider left the config'));
@@ -240,7 +243,7 @@ export async function issue<C extends LoginContext>(
       const matched = matchMappings(identity, config);
       if (matched.length > 1) {
         await deps.audit.write({
-          ...baseRecord(request, deps.now()),
+          ...baseRecord(audited, deps.now()),
           outcome: 'pending',
           reason: 'role_choice_offered',
           ...principalFields(identity),
@@ -286,7 +289,7 @@ export async function issue<C extends LoginContext>(
       });
     }
     const named = login === undefined ? undefined : namedSession(login.context);
-    await auditRefusal(deps, request, error, {
+    await auditRefusal(deps, audited, error, {
       ...(login === undefined ? {} : { identity: login.identity }),
       ...(decision === undefined ? {} : { decision }),
       ...(named === undefined ? {} : { named }),
@@ -295,7 +298,7 @@ export async function issue<C extends LoginContext>(
   }
 
   const record: AuditRecord = {
-    ...baseRecord(request, deps.now()),
+    ...baseRecord(audited, deps.now()),
     outcome: 'allowed',
     // A reuse is its own audited event, carrying the original AccessKeyId.
     reason: reused === undefined ? 'ok' : 'reused',

@@ -55,6 +55,11 @@ export interface LoginContext {
   readonly offerChoice: boolean;
   readonly vend: VendMethod;
   readonly stamp?: SessionStamp;
+  /**
+   * The Cognito-compatible identity the session is for, when the way in resolved it; the audit
+   * record carries it rather than the id the request named (a signed-in guest's id is switched).
+   */
+  readonly identityId?: string;
 }
 
 export interface Login<C extends LoginContext = LoginContext> {

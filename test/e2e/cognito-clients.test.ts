@@ -7,7 +7,14 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_REGION, venvBin } from '../../scripts/local/aws-stack.ts';
-import { oidcConfig, TENANT_READER } from '../support/local-config.ts';
+import {
+  EVERYONE,
+  GUEST_READER,
+  guestPool,
+  oidcConfig,
+  SHOP_GUESTS,
+  TENANT_READER,
+} from '../support/local-config.ts';
 import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
 import { startTestIssuer, TEST_AUDIENCE, type TestIssuer } from '../support/oidc-issuer.ts';
 import { runCommand } from '../support/process.ts';
@@ -22,6 +29,10 @@ const UNKNOWN_IDENTITY_ID = `${LOCAL_REGION}:11111111-2222-4333-8444-55555555555
 const OVERLONG_IDENTITY_ID = `${LOCAL_REGION}:${'0'.repeat(60)}`;
 const ASSUMED_TENANT_READER =
   /^arn:aws:sts::123456789012:assumed-role\/tenant-reader\/[A-Za-z0-9+=,.@_-]+$/;
+/** A pool that takes guests (SHOP_GUESTS, mapped by GUEST_READER) as well as `mobile` logins. */
+const GUEST_POOL_ID = `${LOCAL_REGION}:6a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d`;
+const ASSUMED_GUEST_READER =
+  /^arn:aws:sts::123456789012:assumed-role\/guest-reader\/[A-Za-z0-9+=,.@_-]+$/;
 
 /** The audit log lines serverless-offline printed, parsed. */
 function audits(logs: string): Record<string, unknown>[] {
@@ -64,6 +75,22 @@ print(json.dumps({"identityId": identity_id, "answerIdentityId": answer["Identit
     "secret": c["SecretKey"], "sessionToken": c["SessionToken"]}))
 `;
 
+/** boto3 as a guest: get_id and get_credentials_for_identity without Logins, then STS. */
+const BOTO3_GUEST_SCRIPT = `
+import json, sys
+import boto3
+base, moto, pool = sys.argv[1:4]
+cognito = boto3.client("cognito-identity", endpoint_url=base + "/v1/cognito-identity", region_name="${LOCAL_REGION}")
+identity_id = cognito.get_id(IdentityPoolId=pool)["IdentityId"]
+answer = cognito.get_credentials_for_identity(IdentityId=identity_id)
+c = answer["Credentials"]
+sts = boto3.client("sts", endpoint_url=moto, region_name="${LOCAL_REGION}",
+    aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretKey"], aws_session_token=c["SessionToken"])
+print(json.dumps({"identityId": identity_id, "answerIdentityId": answer["IdentityId"],
+    "accessKeyId": c["AccessKeyId"], "arn": sts.get_caller_identity()["Arn"],
+    "secret": c["SecretKey"], "sessionToken": c["SessionToken"]}))
+`;
+
 /**
  * The Cognito Identity clients people already use (the AWS SDK for JavaScript v3 client and
  * credential provider, and boto3) against serverless-offline's cognitoIdentity function, with
@@ -96,8 +123,11 @@ describe('cognito-identity with real clients (serverless-offline + moto)', () =>
               issuer: partner.issuer,
               audiences: [TEST_AUDIENCE],
             },
+            SHOP_GUESTS,
           ],
+          mappings: [...document.mappings, EVERYONE, GUEST_READER],
           identityPools: [
+            guestPool(GUEST_POOL_ID),
             {
               id: POOL_ID,
               providers: [{ provider: 'mobile' }, { provider: 'partner', loginsKey: PARTNER_KEY }],
@@ -332,6 +362,111 @@ describe('cognito-identity with real clients (serverless-offline + moto)', () =>
     expect(result.expiration).toBe('datetime');
     expect(result.arn).toMatch(ASSUMED_TENANT_READER);
     expect(result.errorCode).toBe('ResourceNotFoundException');
+  });
+
+  it('fromCognitoIdentityPool without logins: guest credentials as the guest role, tagged with the IdentityId, which is cached', async () => {
+    // Prepare
+    const store = new Map<string, string>();
+    const cache = {
+      getItem: (key: string) => store.get(key) ?? null,
+      setItem: (key: string, value: string) => void store.set(key, value),
+      removeItem: (key: string) => void store.delete(key),
+    };
+    // No logins: the provider keys its cache "ANONYMOUS" and keeps the guest IdentityId there.
+    const provider = (customRoleArn?: string) =>
+      fromCognitoIdentityPool({
+        identityPoolId: GUEST_POOL_ID,
+        cache,
+        ...(customRoleArn === undefined ? {} : { customRoleArn }),
+        clientConfig: { endpoint: `${base}/v1/cognito-identity`, region: LOCAL_REGION },
+      });
+    const before = audits(tvm.offline?.output() ?? '').length;
+
+    // Act
+    const first = await provider()();
+    const made = await auditsSince(before, 2);
+    const caller = await stsAt(first).send(new GetCallerIdentityCommand({}));
+    const afterFirst = audits(tvm.offline?.output() ?? '').length;
+    const second = await provider()();
+    const again = await auditsSince(afterFirst, 1);
+    const cached = [...store.entries()];
+    // A guest cannot reach a signed-in user's role by naming it, though its claims would match.
+    const afterSecond = audits(tvm.offline?.output() ?? '').length;
+    const escalation = await failure(provider(EVERYONE.roleArn)());
+    const refused = await auditsSince(afterSecond, 1);
+
+    // Assess
+    secrets.push(first.secretAccessKey, first.sessionToken ?? '');
+    secrets.push(second.secretAccessKey, second.sessionToken ?? '');
+    const guestId = first.identityId;
+    expect(guestId).toMatch(new RegExp(`^${LOCAL_REGION}:[0-9a-f-]{36}$`));
+    expect(caller.Arn).toMatch(ASSUMED_GUEST_READER);
+    expect(cached).toEqual([
+      [`aws:cognito-identity-credentials:${GUEST_POOL_ID}:ANONYMOUS`, guestId],
+    ]);
+    expect(made).toMatchObject([
+      { route: 'POST /v1/cognito-identity GetId', outcome: 'allowed', identityId: guestId },
+      {
+        route: 'POST /v1/cognito-identity GetCredentialsForIdentity',
+        outcome: 'allowed',
+        provider: SHOP_GUESTS.id,
+        mappingId: GUEST_READER.id,
+        roleArn: GUEST_READER.roleArn,
+        identityId: guestId,
+        // The IdentityId with ":" replaced (STS forbids it), and as the session tag.
+        sourceIdentity: guestId.replace(':', '.'),
+        tagKeys: ['cognito-identity-id'],
+        accessKeyId: first.accessKeyId,
+      },
+    ]);
+    // The second provider read the IdentityId from the cache: no GetId, one vend.
+    expect(second.identityId).toBe(guestId);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({
+      route: 'POST /v1/cognito-identity GetCredentialsForIdentity',
+      identityId: guestId,
+      accessKeyId: second.accessKeyId,
+    });
+    expect(escalation.name).toBe('NotAuthorizedException');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({
+      outcome: 'denied',
+      reason: 'no_matching_mapping',
+      identityId: guestId,
+    });
+    expect(refused[0]).not.toHaveProperty('accessKeyId');
+    // The SDK drops its cached IdentityId after any failure: the next call starts a new guest.
+    expect(store.size).toBe(0);
+  });
+
+  it('boto3 as a guest: get_id and get_credentials_for_identity without Logins; the credentials work against STS', async () => {
+    // Prepare
+    const { AWS_ACCESS_KEY_ID: _a, AWS_SECRET_ACCESS_KEY: _s, ...withoutKeys } = tvm.env;
+    const before = audits(tvm.offline?.output() ?? '').length;
+
+    // Act
+    const run = await runCommand(
+      venvBin('python'),
+      ['-c', BOTO3_GUEST_SCRIPT, base, tvm.moto.endpoint, GUEST_POOL_ID],
+      { env: withoutKeys, timeoutMs: 60_000 },
+    );
+    const made = await auditsSince(before, 2);
+
+    // Assess
+    expect(run.stderr).toBe('');
+    const result = JSON.parse(run.stdout) as Record<string, string>;
+    secrets.push(result.secret ?? '', result.sessionToken ?? '');
+    expect(result.identityId).toMatch(new RegExp(`^${LOCAL_REGION}:[0-9a-f-]{36}$`));
+    expect(result.answerIdentityId).toBe(result.identityId);
+    expect(result.arn).toMatch(ASSUMED_GUEST_READER);
+    expect(made[1]).toMatchObject({
+      route: 'POST /v1/cognito-identity GetCredentialsForIdentity',
+      outcome: 'allowed',
+      provider: SHOP_GUESTS.id,
+      identityId: result.identityId,
+      sourceIdentity: result.identityId?.replace(':', '.'),
+      accessKeyId: result.accessKeyId,
+    });
   });
 
   it('never writes a token, a secret key or a session token to the function logs', () => {

@@ -35,6 +35,46 @@ export const EVERYONE = {
   durationSeconds: 900,
 };
 
+/** The guests of one identity pool (a `type: guest` provider serves exactly one pool). */
+export const SHOP_GUESTS = { id: 'shop-guests', type: 'guest' };
+
+/**
+ * Every guest of SHOP_GUESTS: its own role, and only its own prefix, through the session tag every
+ * identity-pool session carries (the IdentityId).
+ */
+export const GUEST_READER = {
+  id: 'guest-reader',
+  provider: SHOP_GUESTS.id,
+  priority: 10,
+  match: { claim: 'sub', op: 'exists' },
+  roleArn: 'arn:aws:iam::123456789012:role/tvm/guest-reader',
+  sessionPolicy: {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, on purpose
+        Resource: 'arn:aws:s3:::shop-assets/guests/${aws:PrincipalTag/cognito-identity-id}/*',
+      },
+    ],
+  },
+  durationSeconds: 900,
+};
+
+/**
+ * An identity pool that signs in `mobile` (TENANT_READER, EVERYONE) and takes SHOP_GUESTS
+ * (GUEST_READER). A guest's claims would match EVERYONE (`sub` exists): only the provider keeps it out.
+ */
+export function guestPool(id: string): Record<string, unknown> {
+  return {
+    id,
+    providers: [{ provider: 'mobile' }],
+    guests: { provider: SHOP_GUESTS.id },
+    mappings: [TENANT_READER.id, EVERYONE.id, GUEST_READER.id],
+  };
+}
+
 /** A config document with one OIDC provider `mobile` for `issuer`, in the file format. */
 export function oidcConfig(
   issuer: Pick<TestIssuer, 'issuer'>,

@@ -1,7 +1,7 @@
 /**
  * Guests (unauthenticated identities) of the Cognito-compatible way in, in process: GetId without
  * Logins, guest credentials from the guest mapping only, the identity stamp on every pool session,
- * the guest limits, deny of one guest, and the refused guest→user link. Every refusal asserts the
+ * the guest limits, deny of one guest, and a signed-in guest switched to the user's own identity. Every refusal asserts the
  * error name, the generic body, zero AssumeRole calls and the audit reason.
  */
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
@@ -259,27 +259,54 @@ describe('guest GetCredentialsForIdentity', () => {
 });
 
 describe('guest to user', () => {
-  it('refuses a guest IdentityId sent with Logins (never linked), answering like an unknown id', async () => {
-    // Prepare
+  it("answers a guest IdentityId sent with Logins with the user's own identity, never a link", async () => {
+    // Prepare: a guest with its own data prefix, then a sign-in (Amplify sends the cached guest id).
     const guest = await newGuest();
     const token = await harness.mint({ sub: 'mallory' });
-    const before = harness.audits.length;
+    stsMock.resetHistory();
 
     // Act
     const result = await harness.credentials(guest, { [harness.mobileKey]: token });
 
-    // Assess
+    // Assess: the user's own id, in the answer, the session's tag and the record.
+    expect(result.status, result.raw).toBe(200);
+    const own = String(result.body.IdentityId);
+    expect(own).toMatch(IDENTITY_ID_PATTERN);
+    expect(own).not.toBe(guest);
+    const input = stsMock.commandCalls(AssumeRoleCommand)[0]?.args[0].input;
+    expect(input?.RoleArn).toBe(READER_ROLE);
+    expect(input?.Tags).toContainEqual({ Key: 'cognito-identity-id', Value: own });
+    expect(JSON.stringify(input)).not.toContain(guest);
+    expect(harness.audits.at(-1)).toMatchObject({
+      outcome: 'allowed',
+      identityId: own,
+      provider: 'mobile',
+      subjectHash: subjectHash(harness.issuer.issuer, 'mallory'),
+    });
+    // GetId agrees, the id is stable, and the guest is still a guest of its own.
+    const again = await harness.getId({ [harness.mobileKey]: token }, GUEST_POOL_ID);
+    expect(again.body.IdentityId).toBe(own);
+    const second = await harness.credentials(guest, { [harness.mobileKey]: token });
+    expect(second.body.IdentityId).toBe(own);
+    expect(harness.identities.items.get(identityKey(GUEST_POOL_ID, guest).pk)?.guest).toBe('true');
+    stsMock.resetHistory();
+    expect((await guestCredentials(guest)).status).toBe(200);
+    expect(stsMock.commandCalls(AssumeRoleCommand)[0]?.args[0].input.RoleArn).toBe(GUEST_ROLE);
+  });
+
+  it("refuses a guest IdentityId with Logins the guest's pool does not accept", async () => {
+    const guest = await newGuest();
+    const partner = await harness.partner.mint({ sub: 'pat' });
+    const before = harness.audits.length;
+
+    const result = await harness.credentials(guest, { [harness.partnerKey]: partner });
+
     expectCognitoError(harness, result, {
       name: 'NotAuthorizedException',
-      reason: 'guest_logins_refused',
+      reason: 'identity_not_found',
       auditsBefore: before,
     });
     expect(result.body.message).toBe(NOT_MATCHING);
-    // The guest is still a guest, and the user gets an id of its own on GetId.
-    expect((await guestCredentials(guest)).status).toBe(200);
-    const own = await harness.getId({ [harness.mobileKey]: token }, GUEST_POOL_ID);
-    expect(own.status, own.raw).toBe(200);
-    expect(own.body.IdentityId).not.toBe(guest);
   });
 
   it('gives a deny-listed user no identity id on GetId, and stores none', async () => {
