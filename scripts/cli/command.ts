@@ -5,6 +5,7 @@
  */
 import type { createColors } from 'picocolors';
 import type { RolePolicies, VendHistory } from '#shared/admin/revoke.ts';
+import type { AuditLog } from '#shared/audit/history.ts';
 import type { ConfigAdmin } from '#shared/config/store.ts';
 import type { DenyList } from '#shared/guard/deny-list.ts';
 
@@ -55,6 +56,8 @@ export interface CliDeps {
   openVendHistory?(options: GlobalOptions): VendHistory;
   /** IAM inline role policies, as the operator (or `--iam-profile`) credentials. */
   openIam?(options: GlobalOptions, iamProfile: string | undefined): RolePolicies;
+  /** Audit records by principal or by access key id (`audit list`, `audit key`). */
+  openAuditLog?(options: GlobalOptions): AuditLog;
   now?(): Date;
 }
 

@@ -3,12 +3,23 @@
  * (type, default, help) and the function that runs it. Parsing, checks and help come from here.
  */
 import { REVOKE_POLICY_NAME } from '#shared/admin/revoke.ts';
+import { DEFAULT_ROLE_PATH } from '#shared/admin/role-template.ts';
+import { AUDIT_OUTCOMES } from '#shared/audit/history.ts';
 import { DEFAULT_DEV_ISSUER } from '../local/dev-token.ts';
 import { command, UsageError } from './command.ts';
+import * as audit from './commands/audit.ts';
 import * as config from './commands/config.ts';
 import * as deny from './commands/deny.ts';
 import { devToken } from './commands/dev-token.ts';
 import { explain } from './commands/explain.ts';
+import {
+  checkAccount,
+  checkRoleArn,
+  checkRolePath,
+  checkSamlProviderArn,
+  roleTemplate,
+} from './commands/iam.ts';
+import { importCognitoCommand } from './commands/import-cognito.ts';
 import { revoke } from './commands/revoke.ts';
 import { spMetadata } from './commands/saml.ts';
 import { checkReason, checkSubject } from './principal.ts';
@@ -135,24 +146,82 @@ export const COMMANDS = [
     run: config.history,
   }),
   command({
+    name: 'config import-cognito',
+    args: [],
+    options: {
+      pool: {
+        type: 'string',
+        value: '<file>',
+        required: true,
+        help: 'the JSON of `aws cognito-identity describe-identity-pool --identity-pool-id <id>`',
+      },
+      roles: {
+        type: 'string',
+        value: '<file>',
+        required: true,
+        help: 'the JSON of `aws cognito-identity get-identity-pool-roles --identity-pool-id <id>` (same pool)',
+      },
+      out: {
+        type: 'string',
+        value: '<file>',
+        help: 'write the config here, atomically (default: print it to stdout)',
+      },
+      force: { type: 'boolean', help: 'replace --out when it exists' },
+      audience: {
+        type: 'list',
+        value: '<key>=<client-id>',
+        help: "an OIDC provider's client id, by Logins key (login.example.com=my-app): the pool JSON does not hold them",
+      },
+      stage: AWS.stage,
+    },
+    summary: 'turn a Cognito identity pool and its role mappings into a TVM config file',
+    description:
+      'Offline. Imports user pools and OIDC providers, the rules (first-match order kept as priorities), the authenticated role, and guests with the unauthenticated role. Prints a warning for everything it cannot carry over (social and SAML logins, developer identities, Token role mappings) and lists the roles whose trust policy must change (docs/cognito.md, "Migrating from Cognito"). The output is validated like `config validate`; on any error nothing is written and the exit code is 1.',
+    run: importCognitoCommand,
+  }),
+  command({
     name: 'explain',
     args: [],
     options: {
-      provider: { ...PROVIDER, help: 'the provider entry the claims come through' },
+      provider: {
+        ...PROVIDER,
+        required: false,
+        help: 'the provider entry the claims come through (or --identity-pool)',
+      },
       claims: {
         type: 'string',
         value: '<file|json>',
-        required: true,
-        help: 'the claims: a JSON object inline, or a file holding one',
+        help: 'the claims: a JSON object inline, or a file holding one (required but for --guest)',
       },
       mapping: { type: 'string', value: '<id>', help: 'ask for this mapping, as a client may' },
       duration: { type: 'integer', value: 'N', help: 'ask for this duration in seconds' },
+      'identity-pool': {
+        type: 'string',
+        value: '<id>',
+        help: 'explain a GetCredentialsForIdentity call to this identity pool instead of --provider',
+      },
+      'logins-key': {
+        type: 'string',
+        value: '<key>',
+        help: 'with --identity-pool: the Logins key the ID token is sent under (its claims in --claims)',
+      },
+      guest: { type: 'boolean', help: 'with --identity-pool: a guest (no Logins)' },
+      'identity-id': {
+        type: 'string',
+        value: '<id>',
+        help: 'with --identity-pool: the IdentityId (default: an example id in the pool region)',
+      },
+      'custom-role-arn': {
+        type: 'string',
+        value: '<arn>',
+        help: 'with --identity-pool: the CustomRoleArn the app sends',
+      },
       config: CONFIG_FILE,
       ...AWS,
     },
     summary: 'show which mappings match these claims and why, and what the chosen one renders',
     description:
-      'Shows the chosen mapping and its rendered tags, session policy and session name, against the current generation (or --config <file>); no STS call is made. Exit 0 when a mapping is chosen, 1 when denied.',
+      'Shows the chosen mapping and its rendered tags, session policy and session name, against the current generation (or --config <file>); no STS call is made. With --identity-pool it resolves the provider through the pool (--logins-key or --guest), lists the mappings the pool makes reachable (its `mappings`, --custom-role-arn), stamps the IdentityId on the session, and says in words why the route would refuse. Exit 0 when a mapping is chosen, 1 when denied.',
     run: explain,
   }),
   command({
@@ -249,5 +318,89 @@ export const COMMANDS = [
     summary: 'deny the principal, then end the sessions already issued to it',
     description: `Every role it could reach gets a Deny for its source identities issued before now (inline policy ${REVOKE_POLICY_NAME}). Exit 3 if any role was not covered.`,
     run: revoke,
+  }),
+  command({
+    name: 'audit list',
+    args: [],
+    options: {
+      provider: PROVIDER,
+      subject: SUBJECT,
+      since: {
+        type: 'string',
+        value: '<time|30m|2h|7d|2w>',
+        help: 'only decisions at or after this: an ISO 8601 time with a zone, a date (midnight UTC), or a duration back from now',
+      },
+      outcome: {
+        type: 'string',
+        value: `<${AUDIT_OUTCOMES.join('|')}>`,
+        help: 'only decisions with this outcome',
+      },
+      limit: { type: 'integer', value: 'N', default: 100, help: 'at most this many, newest first' },
+      ...AWS,
+    },
+    summary:
+      'one line per decision about the principal: time, route, outcome, reason, mapping, role, access key, request',
+    description:
+      "The principal is the provider's issuer plus the subject, hashed as the audit records are, through every provider entry sharing that issuer. One Query per partition on the table's keys, never a Scan.",
+    run: audit.list,
+  }),
+  command({
+    name: 'audit key',
+    args: [{ name: '<access-key-id>', help: 'an access key id from CloudTrail (ASIA…)' }],
+    options: { ...AWS },
+    summary:
+      'who got this access key: the decision that vended it, its mapping, role and SourceIdentity',
+    description:
+      'Reads the access-key index (byAccessKeyId), then each record it names; prints what to search CloudTrail for. Exit 1 when no record carries the key.',
+    run: audit.key,
+  }),
+  command({
+    name: 'iam role-template',
+    args: [],
+    options: {
+      mapping: {
+        type: 'string',
+        value: '<id>',
+        help: "this mapping's role (covering every mapping of that role)",
+      },
+      all: { type: 'boolean', help: 'every role of the config, one template each' },
+      'tvm-role-arn': {
+        type: 'string',
+        value: '<arn>',
+        help: "the TVM's function role, which the roles trust",
+        check: checkRoleArn,
+      },
+      account: {
+        type: 'string',
+        value: '<id>',
+        help: "the TVM's account: derives the function role tvm-<stage>-<region>-lambdaRole instead of --tvm-role-arn",
+        check: checkAccount,
+      },
+      'role-path': {
+        type: 'string',
+        value: '<path>',
+        default: DEFAULT_ROLE_PATH,
+        help: "the stage's rolePath in serverless.yml: chained roles outside it are flagged",
+        check: checkRolePath,
+      },
+      'saml-provider-arn': {
+        type: 'string',
+        value: '<arn>',
+        help: 'the IAM SAML provider that SAML native-mode roles trust (default: a placeholder to replace)',
+        check: checkSamlProviderArn,
+      },
+      format: {
+        type: 'choice',
+        choices: ['text', 'json', 'cloudformation'],
+        default: 'text',
+        help: 'text: both, with what each action is for; json: the templates; cloudformation: one Resources block',
+      },
+      config: CONFIG_FILE,
+      ...AWS,
+    },
+    summary: "print each mapped role's trust policy (JSON) and a CloudFormation snippet",
+    description:
+      "The role trusts the TVM's function role with sts:AssumeRole and sts:SetSourceIdentity, plus sts:TagSession when a mapping sets tags or an identity pool reaches it, an sts:ExternalId condition when the mappings set one, and a MaxSessionDuration that fits. SAML native-mode mappings trust the IAM SAML provider (AssumeRoleWithSAML). Against the current generation or --config <file>; no AWS call otherwise.",
+    run: roleTemplate,
   }),
 ];

@@ -9,6 +9,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import pc from 'picocolors';
 import { DynamoVendHistory, IamRolePolicies } from '#shared/admin/revoke.ts';
+import { DynamoAuditLog } from '#shared/audit/history.ts';
 import { createDocumentClient } from '#shared/aws.ts';
 import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { ConfigFileSchema } from '#shared/config/schema.ts';
@@ -50,6 +51,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): Required<CliD
       const config = awsClientConfig(options, env, iamProfile);
       return new IamRolePolicies(new IAMClient(config), new STSClient(config));
     },
+    openAuditLog: (options) => new DynamoAuditLog(documentClient(options), options.table),
     now: () => new Date(),
   };
 }
@@ -236,6 +238,7 @@ export async function runCli(
       openDenyList: given.openDenyList ?? fallback.openDenyList,
       openVendHistory: given.openVendHistory ?? fallback.openVendHistory,
       openIam: given.openIam ?? fallback.openIam,
+      openAuditLog: given.openAuditLog ?? fallback.openAuditLog,
       now: given.now ?? fallback.now,
     };
     const parsed = parseCliArgs(argv);

@@ -8,15 +8,18 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  type GlobalSecondaryIndex,
   ResourceInUseException,
   UpdateContinuousBackupsCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
+import { ACCESS_KEY_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** TVM_VENV_DIR moves the venv (for shared caches, and for the missing-python test). */
@@ -243,14 +246,31 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
   });
 }
 
+/** The access-key index as serverless.yml declares it (shared/store/table.ts). */
+const ACCESS_KEY_GSI: GlobalSecondaryIndex = {
+  IndexName: ACCESS_KEY_INDEX.name,
+  KeySchema: [
+    { AttributeName: ACCESS_KEY_INDEX.partition, KeyType: 'HASH' },
+    { AttributeName: ACCESS_KEY_INDEX.sort, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: ACCESS_KEY_INDEX.projection },
+};
+
+const ATTRIBUTE_DEFINITIONS: AttributeDefinition[] = [
+  { AttributeName: TABLE_KEYS.partition, AttributeType: 'S' },
+  { AttributeName: TABLE_KEYS.sort, AttributeType: 'S' },
+  { AttributeName: ACCESS_KEY_INDEX.partition, AttributeType: 'S' },
+];
+
 /**
- * Creates the table as serverless.yml declares it (keys, on-demand, TTL, PITR). Idempotent:
- * an existing table is left as it is.
+ * Creates the table as serverless.yml declares it (keys, the access-key index, on-demand, TTL,
+ * PITR). Idempotent: an existing table is left as it is, except that a table made before the
+ * index existed gets it (`updated`), as a stack update would add it on AWS.
  */
 export async function ensureTable(
   endpoint: string,
   tableName: string,
-): Promise<'created' | 'exists'> {
+): Promise<'created' | 'exists' | 'updated'> {
   const client = localDynamoClient(endpoint);
   try {
     try {
@@ -258,19 +278,17 @@ export async function ensureTable(
         new CreateTableCommand({
           TableName: tableName,
           BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: TABLE_KEYS.partition, AttributeType: 'S' },
-            { AttributeName: TABLE_KEYS.sort, AttributeType: 'S' },
-          ],
+          AttributeDefinitions: ATTRIBUTE_DEFINITIONS,
           KeySchema: [
             { AttributeName: TABLE_KEYS.partition, KeyType: 'HASH' },
             { AttributeName: TABLE_KEYS.sort, KeyType: 'RANGE' },
           ],
+          GlobalSecondaryIndexes: [ACCESS_KEY_GSI],
           SSESpecification: { Enabled: true },
         }),
       );
     } catch (error) {
-      if (error instanceof ResourceInUseException) return 'exists';
+      if (error instanceof ResourceInUseException) return await addMissingIndex(client, tableName);
       throw error;
     }
     await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
@@ -290,4 +308,21 @@ export async function ensureTable(
   } finally {
     client.destroy();
   }
+}
+
+async function addMissingIndex(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<'exists' | 'updated'> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const indexes = Table?.GlobalSecondaryIndexes ?? [];
+  if (indexes.some((index) => index.IndexName === ACCESS_KEY_INDEX.name)) return 'exists';
+  await client.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: ATTRIBUTE_DEFINITIONS,
+      GlobalSecondaryIndexUpdates: [{ Create: ACCESS_KEY_GSI }],
+    }),
+  );
+  return 'updated';
 }

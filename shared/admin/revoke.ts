@@ -12,16 +12,16 @@ import { createHash } from 'node:crypto';
 import { GetRolePolicyCommand, type IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { subjectHash } from '#shared/audit/audit.ts';
+import { type AuditLog, DynamoAuditLog } from '#shared/audit/history.ts';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import { principalIssuer, providersOfIssuer } from '#shared/auth/principal.ts';
+import { identitySourceIdentity } from '#shared/cognito/pools.ts';
 import type { Provider, TvmConfig } from '#shared/config/schema.ts';
 import { canonicalJson } from '#shared/config/store.ts';
 import { ROLE_ARN_PATTERN, SESSION_NAME_PATTERN } from '#shared/config/sts.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import type { DenyEntry, DenyList } from '#shared/guard/deny-list.ts';
 import { renderScope, renderSourceIdentity } from '#shared/mapping/render.ts';
-import { queryAll } from '#shared/store/query.ts';
 
 /** The inline policy the revocations live in, one per role. */
 export const REVOKE_POLICY_NAME = 'tvm-revoked-sessions';
@@ -80,12 +80,10 @@ export interface VendHistory {
 
 /** Reads `AUDIT#<subjectHash>` (shared/audit/audit.ts writes it), new and legacy. */
 export class DynamoVendHistory implements VendHistory {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #log: AuditLog;
 
   constructor(client: DynamoDBDocumentClient, tableName: string) {
-    this.#client = client;
-    this.#table = tableName;
+    this.#log = new DynamoAuditLog(client, tableName);
   }
 
   async vendedSessions(
@@ -93,34 +91,18 @@ export class DynamoVendHistory implements VendHistory {
     subject: string,
     legacyProviders: readonly string[],
   ): Promise<VendedSession[]> {
-    const hashes = new Set([
-      subjectHash(issuer, subject),
+    const records = await this.#log.principalRecords({
+      issuer,
+      subject,
       // Before audit keys moved to the issuer they hashed the provider id instead.
-      ...legacyProviders.map((provider) => subjectHash(provider, subject)),
-    ]);
+      legacyProviders,
+      outcome: 'allowed',
+      attributes: ['roleArn', 'sourceIdentity', 'roleSessionName', 'provider', 'sessionNamedBy'],
+    });
     const seen = new Map<string, VendedSession>();
-    for (const hash of hashes) {
-      const items = await queryAll(this.#client, {
-        TableName: this.#table,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: '#outcome = :allowed',
-        ProjectionExpression: '#roleArn, #sourceIdentity, #roleSessionName, #provider, #namedBy',
-        ExpressionAttributeNames: {
-          '#outcome': 'outcome',
-          '#roleArn': 'roleArn',
-          '#sourceIdentity': 'sourceIdentity',
-          '#roleSessionName': 'roleSessionName',
-          '#provider': 'provider',
-          '#namedBy': 'sessionNamedBy',
-        },
-        ExpressionAttributeValues: { ':pk': `AUDIT#${hash}`, ':allowed': 'allowed' },
-        // A vend that finished a moment ago must be covered too.
-        ConsistentRead: true,
-      });
-      for (const item of items) {
-        const session = toVendedSession(item);
-        if (session !== undefined) seen.set(JSON.stringify(session), session);
-      }
+    for (const record of records) {
+      const session = toVendedSession(record as unknown as Record<string, unknown>);
+      if (session !== undefined) seen.set(JSON.stringify(session), session);
     }
     return [...seen.values()];
   }
@@ -496,11 +478,11 @@ export function planRevocation(
     for (const mapping of mappings) {
       let sourceIdentity: string;
       try {
-        sourceIdentity = renderSourceIdentity(
-          mapping,
-          identity,
-          renderScope(identity, provider, mapping),
-        );
+        // A guest's sessions carry its IdentityId unless the mapping names them (the pool stamp).
+        sourceIdentity =
+          provider.type === 'guest' && mapping.sourceIdentity === undefined
+            ? identitySourceIdentity(subject)
+            : renderSourceIdentity(mapping, identity, renderScope(identity, provider, mapping));
       } catch (error) {
         // The template reads another claim, or the subject is over the claim's length limit.
         if (!(error instanceof ForbiddenError)) throw error;

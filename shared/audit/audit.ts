@@ -55,11 +55,21 @@ export function subjectHash(issuer: string, subject: string): string {
   return createHash('sha256').update(`${issuer}\u0000${subject}`).digest('hex');
 }
 
+/** Every record of one principal (by its subject hash), oldest first by sort key. */
+export function principalPartition(hash: string): string {
+  return `AUDIT#${hash}`;
+}
+
+/** The sort key: ISO time first, so a time range is a key condition (`sk >= <time>`). */
+export function auditSortKey(record: Pick<AuditRecord, 'at' | 'requestId'>): string {
+  return `${record.at}#${record.requestId}`;
+}
+
 /** Records of requests that never authenticated share one partition per hour. */
 function partitionOf(record: AuditRecord): string {
   return record.subjectHash === undefined
     ? `AUDIT#unauthenticated#${record.at.slice(0, 13)}`
-    : `AUDIT#${record.subjectHash}`;
+    : principalPartition(record.subjectHash);
 }
 
 /**
@@ -90,7 +100,8 @@ export class DynamoAuditSink implements AuditSink {
           TableName: this.#table,
           Item: {
             pk: partitionOf(record),
-            sk: `${record.at}#${record.requestId}`,
+            sk: auditSortKey(record),
+            // accessKeyId, present only on records of vended keys, is the access-key index's key.
             ...record,
             expiresAt: Math.floor(Date.parse(record.at) / 1000) + this.#retentionSeconds,
           },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromHttp } from '@aws-sdk/credential-providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultDeps, EXIT, runCli } from '../../scripts/cli/main.ts';
 import { LOCAL_REGION, venvBin } from '../../scripts/local/aws-stack.ts';
 import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
 import { groupAlive, repoRoot, runCommand } from '../support/process.ts';
@@ -78,6 +79,34 @@ describe('credentials over HTTP (serverless-offline + moto)', () => {
     expect(caller.Arn).toBe(
       `arn:aws:sts::123456789012:assumed-role/tenant-reader/${body.roleSessionName}`,
     );
+  });
+
+  it('`tvm audit key` finds who was given a key vended over HTTP, from its sparse index', async () => {
+    // Prepare
+    const token = await tvm.issuer.mint({ sub: 'carol', tenant: 'acme' });
+    secrets.push(token);
+    const response = await fetch(`${base}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { credentials } = (await response.json()) as {
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+    };
+    secrets.push(credentials.secretAccessKey, credentials.sessionToken);
+    const out: string[] = [];
+
+    // Act
+    const code = await runCli(
+      ['audit', 'key', credentials.accessKeyId],
+      { out: (line) => out.push(line), err: (line) => out.push(line), color: false },
+      defaultDeps({ ...process.env, ...tvm.env }),
+    );
+
+    // Assess
+    expect(code).toBe(EXIT.ok);
+    expect(out[0]).toMatch(new RegExp(`^Access key ${credentials.accessKeyId}: vended `));
+    expect(out.join('\n')).toContain('subject "carol" (proven');
+    expect(out.join('\n')).toContain('mapping   tenant-reader');
   });
 
   it('every authentication failure gets the same generic 401 problem body', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
+import { ACCESS_KEY_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 import { childEnv, type RunResult, repoRoot, runCommand } from '../support/process.ts';
 
 interface CfnResource {
@@ -175,6 +175,17 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
       KeySchema: [
         { AttributeName: TABLE_KEYS.partition, KeyType: 'HASH' },
         { AttributeName: TABLE_KEYS.sort, KeyType: 'RANGE' },
+      ],
+      // `tvm audit key`: the sparse, keys-only index the local stack creates from the same constants.
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: ACCESS_KEY_INDEX.name,
+          KeySchema: [
+            { AttributeName: ACCESS_KEY_INDEX.partition, KeyType: 'HASH' },
+            { AttributeName: ACCESS_KEY_INDEX.sort, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: ACCESS_KEY_INDEX.projection },
+        },
       ],
       TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },

@@ -718,4 +718,80 @@ describe('deny list and revoke against moto', () => {
       });
     });
   });
+
+  describe('one guest of an identity pool', () => {
+    const POOL_ID = 'eu-west-1:3d4e5f60-7182-493a-9c2d-e3f405162738';
+    const guest = 'eu-west-1:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const otherGuest = 'eu-west-1:1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e';
+    const GUEST_ISSUER = 'urn:tvm:guest:shop-guests';
+    const now = new Date('2030-06-01T10:00:00.250Z');
+
+    async function prepare() {
+      await createRole('guest-role');
+      await applyConfig({
+        version: 1,
+        providers: [oidcProvider('mobile'), { id: 'shop-guests', type: 'guest' }],
+        mappings: [
+          mapping('guest', 0, {
+            provider: 'shop-guests',
+            match: { claim: 'sub', op: 'exists' },
+            roleArn: roleArn('guest-role'),
+            sessionTags: {},
+          }),
+        ],
+        identityPools: [
+          { id: POOL_ID, providers: [{ provider: 'mobile' }], guests: { provider: 'shop-guests' } },
+        ],
+      });
+    }
+
+    it('deny add refuses that IdentityId only, under the guest issuer', async () => {
+      await prepare();
+
+      const added = await tvm(
+        ['deny', 'add', '--provider', 'shop-guests', '--subject', guest, '--by', 'ops@example'],
+        table,
+        now,
+      );
+
+      expect(added.code, added.err).toBe(EXIT.ok);
+      expect(await denyList().find(GUEST_ISSUER, guest, [], now)).toMatchObject({
+        issuer: GUEST_ISSUER,
+        provider: 'shop-guests',
+        subject: guest,
+      });
+      expect(await denyList().find(GUEST_ISSUER, otherGuest, [], now)).toBeUndefined();
+    });
+
+    it("revoke ends the guest's sessions by the SourceIdentity its sessions carry", async () => {
+      // Prepare: one vend of the guest (its SourceIdentity is the IdentityId with "." for ":").
+      await prepare();
+      const sourceIdentity = guest.replace(':', '.');
+      await audit({
+        provider: 'shop-guests',
+        subjectHash: subjectHash(GUEST_ISSUER, guest),
+        identityId: guest,
+        at: '2030-06-01T09:10:00.000Z',
+        outcome: 'allowed',
+        roleArn: roleArn('guest-role'),
+        sourceIdentity,
+      });
+
+      // Act
+      const result = await tvm(
+        ['revoke', '--provider', 'shop-guests', '--subject', guest, '--by', 'ops@example'],
+        table,
+        now,
+      );
+
+      // Assess: the statement names that guest's SourceIdentity, from the config and the audit.
+      expect(result.err).toBe('');
+      expect(result.code).toBe(EXIT.ok);
+      expect(await policyOf('guest-role')).toEqual({
+        Version: '2012-10-17',
+        Statement: [expectedStatement(sourceIdentity, '2030-06-01T10:01:01Z')],
+      });
+      expect(await denyList().find(GUEST_ISSUER, guest, [], now)).toBeDefined();
+    });
+  });
 });

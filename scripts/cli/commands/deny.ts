@@ -1,62 +1,14 @@
 /** `deny add|remove|list`: refuse a principal from its next request, and lift that again. */
 
 import { REVOKE_POLICY_NAME } from '#shared/admin/revoke.ts';
-import { ValidationError } from '#shared/errors.ts';
 import { type DenyEntry, inForce, legacyDenyPartition } from '#shared/guard/deny-list.ts';
 import { type CommandContext, EXIT } from '../command.ts';
 import { currentConfig, reportNoConfig } from '../config-source.ts';
 import { issuerLine, knownProvider, principal, principalScope, printable } from '../principal.ts';
+import { parseUntil } from '../time.ts';
 
-const DURATION_PATTERN = /^([1-9][0-9]{0,5})([smhdw])$/;
-const DURATION_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 } as const;
-/** A date (midnight UTC), or a date-time with an explicit zone: local time would be a guess. */
-const ISO_TIME_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
-
-/**
- * `--until`: an ISO 8601 time with a zone, a date, or a duration from now (`30m`, `2h`, `7d`,
- * `2w`). Must be in the future: a past `until` would write an entry that never applies.
- */
-export function parseUntil(text: string, now: Date): Date {
-  let until: Date | undefined;
-  const duration = DURATION_PATTERN.exec(text);
-  if (duration?.[1] !== undefined && duration[2] !== undefined) {
-    const unit = duration[2] as keyof typeof DURATION_SECONDS;
-    until = new Date(now.getTime() + Number(duration[1]) * DURATION_SECONDS[unit] * 1000);
-  } else {
-    const parts = ISO_TIME_PATTERN.exec(text);
-    if (parts !== null) {
-      const [year, month, day, hour, minute, second, zoneHour, zoneMinute] = parts
-        .slice(1)
-        .map((part) => (part === undefined ? 0 : Number(part)));
-      // Date.parse rolls 2025-02-30 over to March 2; refuse impossible dates instead.
-      const daysInMonth = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
-      const valid =
-        (month ?? 0) >= 1 &&
-        (month ?? 0) <= 12 &&
-        (day ?? 0) >= 1 &&
-        (day ?? 0) <= daysInMonth &&
-        (hour ?? 0) <= 23 &&
-        (minute ?? 0) <= 59 &&
-        (second ?? 0) <= 59 &&
-        (zoneHour ?? 0) <= 14 &&
-        (zoneMinute ?? 0) <= 59;
-      const ms = Date.parse(text);
-      if (valid && !Number.isNaN(ms)) until = new Date(ms);
-    }
-  }
-  if (until === undefined) {
-    throw new ValidationError(
-      `--until must be an ISO 8601 time with a zone (2030-05-01T12:00:00Z), a date (2030-05-01, midnight UTC) or a duration such as 30m, 2h, 7d, 2w; got ${JSON.stringify(text)}`,
-    );
-  }
-  if (until.getTime() <= now.getTime()) {
-    throw new ValidationError(
-      `--until ${until.toISOString()} is not in the future (now ${now.toISOString()}); an entry that has already ended would deny nothing`,
-    );
-  }
-  return until;
-}
+/** `deny add --until`; the parser lives with `--since` in ../time.ts. */
+export { parseUntil };
 
 interface PrincipalInput {
   options: { provider: string; subject: string };

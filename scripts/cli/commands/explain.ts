@@ -3,23 +3,49 @@
 import { explainDecision } from '#shared/admin/explain.ts';
 import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import { principalIssuer } from '#shared/auth/principal.ts';
-import { type CommandContext, EXIT } from '../command.ts';
+import { type CommandContext, EXIT, UsageError } from '../command.ts';
 import { configOf } from '../config-source.ts';
 import { formatExplanation } from '../explain-format.ts';
+import { explainPool, type PoolExplainOptions } from './explain-pool.ts';
 
 export async function explain(
   context: CommandContext,
   input: {
     options: {
-      provider: string;
-      claims: string;
+      provider: string | undefined;
+      claims: string | undefined;
       mapping: string | undefined;
       duration: number | undefined;
       config: string | undefined;
-    };
+    } & Omit<PoolExplainOptions, 'claims' | 'config' | 'identity-pool'> & {
+        'identity-pool': string | undefined;
+      };
   },
 ): Promise<number> {
   const { provider, mapping, duration } = input.options;
+  const poolId = input.options['identity-pool'];
+  if (poolId !== undefined) {
+    // The Cognito-compatible route names neither a provider nor a mapping, and sets no duration.
+    for (const [name, value] of Object.entries({ provider, mapping, duration })) {
+      if (value !== undefined) {
+        throw new UsageError(
+          `--${name} does not apply with --identity-pool: ${name === 'mapping' ? 'GetCredentialsForIdentity chooses with --custom-role-arn instead' : name === 'provider' ? 'the pool names the provider through --logins-key or --guest' : 'Cognito sessions take the mapping duration'}`,
+        );
+      }
+    }
+    return explainPool(context, { ...input.options, 'identity-pool': poolId });
+  }
+  for (const name of ['logins-key', 'identity-id', 'custom-role-arn'] as const) {
+    if (input.options[name] !== undefined) throw new UsageError(`--${name} needs --identity-pool`);
+  }
+  if (input.options.guest) throw new UsageError('--guest needs --identity-pool');
+  if (provider === undefined) {
+    throw new UsageError(
+      '"explain" needs --provider <id>, or --identity-pool <id> with --logins-key <key> or --guest',
+    );
+  }
+  if (input.options.claims === undefined)
+    throw new UsageError('"explain" needs --claims <file|json>');
   const claims = readClaims(context, input.options.claims);
   if (claims === undefined) return EXIT.invalid;
   const loaded = await configOf(context, input.options.config);
@@ -44,7 +70,7 @@ export async function explain(
 }
 
 /** Claims from inline JSON (starting with `{` or `[`) or a file; undefined after printing why not. */
-function readClaims(
+export function readClaims(
   { io, deps, paint: p }: CommandContext,
   source: string,
 ): Identity['claims'] | undefined {

@@ -22,6 +22,9 @@ const offline: CliDeps = {
   openIam: () => {
     throw new Error('help must not call IAM');
   },
+  openAuditLog: () => {
+    throw new Error('help must not read audit records');
+  },
 };
 
 async function run(args: string[]) {
@@ -48,6 +51,7 @@ describe('tvm CLI help', () => {
       'config export',
       'config rollback',
       'config history',
+      'config import-cognito',
       'explain',
       'dev-token',
       'deny add',
@@ -55,6 +59,9 @@ describe('tvm CLI help', () => {
       'deny list',
       'saml sp-metadata',
       'revoke',
+      'audit list',
+      'audit key',
+      'iam role-template',
     ]);
   });
 
