@@ -19,6 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
+import { parseConfigText } from '#shared/config/parse.ts';
 import { defaultDeps, runCli } from './cli/main.ts';
 import {
   ensureTable,
@@ -34,6 +35,7 @@ import {
   type ConsoleStandIn,
   startConsoleStandIn,
 } from './local/console-standin.ts';
+import { ensureDemoRoles } from './local/demo-roles.ts';
 import { DEV_ISSUER_PORT, type DevIssuer, startDevIssuer } from './local/dev-issuer.ts';
 import { DEFAULT_DEV_ISSUER } from './local/dev-token.ts';
 import { LOCAL_SAML_IDP_PORT, type SimpleSamlIdp, startSimpleSamlIdp } from './local/saml-idp.ts';
@@ -281,6 +283,11 @@ async function main(): Promise<void> {
       defaultDeps(env),
     );
     if (code !== 0) throw new LocalStackError(`applying the demo config failed (exit ${code})`);
+    // Its roles, with the trust policies `tvm doctor` checks (moto itself enforces none).
+    const applied = parseConfigText(readFileSync(configFile, 'utf8'), configFile, {
+      stage: 'local',
+    });
+    if (applied.ok) await ensureDemoRoles(moto.endpoint, applied.config);
     if (stopping) return;
 
     offline = spawn(
@@ -313,6 +320,7 @@ async function main(): Promise<void> {
     );
     console.log(`  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/v1/credentials`);
     console.log('  npm run tvm:local -- config export');
+    console.log('  npm run tvm:local -- doctor');
     if (saml !== undefined) {
       const login = `${base}/v1/saml/${SAML_PROVIDER}/login`;
       console.log('SAML sign-in at the local SimpleSAMLphp IdP; open in a browser:');

@@ -16,6 +16,7 @@ import { DynamoDenyList } from '#shared/guard/deny-list.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
 import { DynamoRateLimiter } from '#shared/guard/rate-limit.ts';
 import type { Log } from '#shared/log.ts';
+import { type Metrics, noMetrics } from '#shared/metrics.ts';
 import { tableNameFromEnv } from '#shared/store/table.ts';
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -30,6 +31,8 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
 export interface IssueDepsOptions {
   /** Where the core and the audit sink log (the function's Powertools logger). */
   logger: Log;
+  /** Where the core counts (the function's Powertools metrics); nothing is counted without it. */
+  metrics?: Metrics;
   env?: NodeJS.ProcessEnv;
   /** One DynamoDB client for everything a function reads and writes (the SAML state too). */
   documentClient?: DynamoDBDocumentClient;
@@ -46,11 +49,13 @@ export function createIssueDeps(options: IssueDepsOptions): IssueDeps {
     return client;
   };
   const table = () => tableNameFromEnv(env);
+  const metrics = overrides.metrics ?? options.metrics ?? noMetrics;
   return {
     config:
       overrides.config ??
       new CachedConfigStore(new DynamoConfigStore(documentClient(), table()), {
         ttlMs: positiveNumber(env, 'TVM_CONFIG_CACHE_TTL_SECONDS', 60) * 1000,
+        metrics,
       }),
     // Retries are vendCredentials' job (bounded, jittered, only when they can help).
     sts: overrides.sts ?? new STSClient({ maxAttempts: 1 }),
@@ -65,6 +70,7 @@ export function createIssueDeps(options: IssueDepsOptions): IssueDeps {
       new DynamoAuditSink(documentClient(), table(), {
         retentionDays: positiveNumber(env, 'TVM_AUDIT_RETENTION_DAYS', 90),
         logger: options.logger,
+        metrics,
       }),
     // 3 attempts of at most 2 s each stay well inside the 10 s Lambda timeout.
     vend: overrides.vend ?? { timeoutMs: 2_000, maxAttempts: 3 },
@@ -75,6 +81,7 @@ export function createIssueDeps(options: IssueDepsOptions): IssueDeps {
         : { reuse: overrides.reuse }
       : { reuse: new CredentialReuseCache({ maxEntries: 5_000 }) }),
     logger: overrides.logger ?? options.logger,
+    metrics,
     now: overrides.now ?? (() => new Date()),
   };
 }

@@ -1,12 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
+import middy, { type MiddlewareObj, type MiddyfiedHandler, type Request } from '@middy/core';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { logger, metrics } from '#functions/http/observability.ts';
+import { coreMetrics, logger, metrics } from '#functions/http/observability.ts';
 import { problemJsonErrors, requestIdOf } from '#functions/http/problem-json.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -28,7 +28,8 @@ export function withHttpStack(
     // POWERTOOLS_LOGGER_LOG_EVENT=true in the environment must not turn it on.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(correlationId())
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(serverErrors());
   for (const middleware of extra) handler.use(middleware);
   return handler.use(problemJsonErrors({ logger })).handler(route);
 }
@@ -43,6 +44,20 @@ function correlationId(): HttpMiddleware {
       logger.setCorrelationId(requestIdOf(request.event, request.context));
     },
   };
+}
+
+/**
+ * Counts the function's 5xx answers, handled ones included: problem+json turns a thrown bug into
+ * a 500 that Lambda's `Errors` metric never sees. Registered before the routes' middlewares, so
+ * its `after` and `onError` run once problem+json has set the response.
+ */
+function serverErrors(): HttpMiddleware {
+  const countServerError = (request: Request<HttpEvent, HttpResult, Error, Context>): void => {
+    if ((request.response?.statusCode ?? 500) >= 500) {
+      coreMetrics.count('Http5xx', { function_name: request.context.functionName });
+    }
+  };
+  return { after: countServerError, onError: countServerError };
 }
 
 /** A JSON answer. Nothing the TVM says may be cached, so `no-store` unless a header overrides it. */

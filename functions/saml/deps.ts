@@ -2,7 +2,7 @@
  * The SAML function's wiring from its environment: the core (without any OIDC authenticator, so
  * jose stays out of this bundle), the login state, the federation endpoint, the SP signing key.
  */
-import { logger } from '#functions/http/observability.ts';
+import { coreMetrics, logger } from '#functions/http/observability.ts';
 import { lambdaDocumentClient } from '#shared/aws.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { AWS_FEDERATION_URL } from '#shared/saml/console.ts';
@@ -25,7 +25,7 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   // One DynamoDB client for the core and the login state.
   const documentClient = lambdaDocumentClient(env);
   return {
-    core: createIssueDeps({ env, documentClient, logger }),
+    core: createIssueDeps({ env, documentClient, logger, metrics: coreMetrics }),
     state: new DynamoSamlStateStore(documentClient, tableNameFromEnv(env)),
     ...(baseUrl === '' ? {} : { baseUrl }),
     federation: { url: federationUrl, timeoutMs: 3_000 },

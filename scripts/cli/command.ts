@@ -4,6 +4,7 @@
  * the parser, the checks and the help text are all derived from those declarations.
  */
 import type { createColors } from 'picocolors';
+import type { DoctorAws } from '#shared/admin/doctor.ts';
 import type { RolePolicies, VendHistory } from '#shared/admin/revoke.ts';
 import type { AuditLog } from '#shared/audit/history.ts';
 import type { ConfigAdmin } from '#shared/config/store.ts';
@@ -58,6 +59,8 @@ export interface CliDeps {
   openIam?(options: GlobalOptions, iamProfile: string | undefined): RolePolicies;
   /** Audit records by principal or by access key id (`audit list`, `audit key`). */
   openAuditLog?(options: GlobalOptions): AuditLog;
+  /** `doctor`: the read-only AWS calls it makes, and the HTTP client for OIDC issuers. */
+  openDoctor?(options: GlobalOptions): { aws: DoctorAws; fetch: typeof fetch };
   now?(): Date;
 }
 

@@ -11,6 +11,7 @@ import * as audit from './commands/audit.ts';
 import * as config from './commands/config.ts';
 import * as deny from './commands/deny.ts';
 import { devToken } from './commands/dev-token.ts';
+import { doctor } from './commands/doctor.ts';
 import { explain } from './commands/explain.ts';
 import {
   checkAccount,
@@ -402,5 +403,46 @@ export const COMMANDS = [
     description:
       "The role trusts the TVM's function role with sts:AssumeRole and sts:SetSourceIdentity, plus sts:TagSession when a mapping sets tags or an identity pool reaches it, an sts:ExternalId condition when the mappings set one, and a MaxSessionDuration that fits. SAML native-mode mappings trust the IAM SAML provider (AssumeRoleWithSAML). Against the current generation or --config <file>; no AWS call otherwise.",
     run: roleTemplate,
+  }),
+  command({
+    name: 'doctor',
+    args: [],
+    options: {
+      'tvm-role-arn': {
+        type: 'string',
+        value: '<arn>',
+        help: "the TVM's function role, which every chained role must trust (default: derived, see --account)",
+        check: checkRoleArn,
+      },
+      account: {
+        type: 'string',
+        value: '<id>',
+        help: "the TVM's account, to derive its function role tvm-<stage>-<region>-lambdaRole (default: the caller's)",
+        check: checkAccount,
+      },
+      'role-path': {
+        type: 'string',
+        value: '<path>',
+        default: DEFAULT_ROLE_PATH,
+        help: "the stage's rolePath in serverless.yml: the only roles the functions may assume",
+        check: checkRolePath,
+      },
+      'saml-key-parameter': {
+        type: 'string',
+        value: '<name>',
+        help: 'the SSM parameter of the SAML signing key (default $TVM_SAML_SIGNING_KEY_PARAMETER or /tvm/<stage>/saml-signing-key)',
+      },
+      format: {
+        type: 'choice',
+        choices: ['text', 'json'],
+        default: 'text',
+        help: 'text: one line per check, with the fix under each failure; json: the checks',
+      },
+      ...AWS,
+    },
+    summary: 'check a deployed or local stage end to end: table, config, roles, issuers, SAML',
+    description:
+      "Read-only. The table and its TTL; the current config loads and validates; for every mapped role: it exists, its trust policy lets the TVM's function role call sts:AssumeRole, sts:SetSourceIdentity and (tags, identity pools) sts:TagSession, requires the sts:ExternalId a mapping sets, its MaxSessionDuration fits and its path is under --role-path (SAML native: AssumeRoleWithSAML by an IAM SAML provider); each OIDC issuer's discovery document and JWKS; each SAML signing certificate (warns 30 days before expiry); the SAML signing key parameter when requests are signed. Exit 0 when nothing fails, 1 otherwise.",
+    run: doctor,
   }),
 ];

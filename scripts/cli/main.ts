@@ -5,9 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import pc from 'picocolors';
+import { sdkDoctorAws } from '#shared/admin/doctor.ts';
 import { DynamoVendHistory, IamRolePolicies } from '#shared/admin/revoke.ts';
 import { DynamoAuditLog } from '#shared/audit/history.ts';
 import { createDocumentClient } from '#shared/aws.ts';
@@ -52,6 +55,18 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): Required<CliD
       return new IamRolePolicies(new IAMClient(config), new STSClient(config));
     },
     openAuditLog: (options) => new DynamoAuditLog(documentClient(options), options.table),
+    openDoctor: (options) => {
+      const config = awsClientConfig(options, env, undefined);
+      return {
+        aws: sdkDoctorAws({
+          dynamodb: new DynamoDBClient(config),
+          iam: new IAMClient(config),
+          ssm: new SSMClient(config),
+          sts: new STSClient(config),
+        }),
+        fetch: globalThis.fetch,
+      };
+    },
     now: () => new Date(),
   };
 }
@@ -239,6 +254,7 @@ export async function runCli(
       openVendHistory: given.openVendHistory ?? fallback.openVendHistory,
       openIam: given.openIam ?? fallback.openIam,
       openAuditLog: given.openAuditLog ?? fallback.openAuditLog,
+      openDoctor: given.openDoctor ?? fallback.openDoctor,
       now: given.now ?? fallback.now,
     };
     const parsed = parseCliArgs(argv);

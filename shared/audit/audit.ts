@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Log } from '#shared/log.ts';
+import type { Metrics } from '#shared/metrics.ts';
 
 /**
  * One record per decision, allowed or denied (DESIGN.md §6). It holds ids and hashes only:
@@ -81,16 +82,18 @@ export class DynamoAuditSink implements AuditSink {
   readonly #table: string;
   readonly #retentionSeconds: number;
   readonly #logger: Pick<Log, 'info'>;
+  readonly #metrics: Metrics | undefined;
 
   constructor(
     client: DynamoDBDocumentClient,
     tableName: string,
-    options: { retentionDays: number; logger: Pick<Log, 'info'> },
+    options: { retentionDays: number; logger: Pick<Log, 'info'>; metrics?: Metrics },
   ) {
     this.#client = client;
     this.#table = tableName;
     this.#retentionSeconds = options.retentionDays * 86_400;
     this.#logger = options.logger;
+    this.#metrics = options.metrics;
   }
 
   async write(record: AuditRecord): Promise<void> {
@@ -111,7 +114,10 @@ export class DynamoAuditSink implements AuditSink {
       );
     } catch (error) {
       // The SDK retried a write that had landed: the one record exists, which is the goal.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        this.#metrics?.count('AuditWriteFailed', {});
+        throw error;
+      }
     }
     this.#logger.info('audit', { audit: record });
   }

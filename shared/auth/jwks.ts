@@ -17,6 +17,7 @@ import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { createLocalJWKSet } from 'jose';
 import type { OidcProvider } from '#shared/config/schema.ts';
 import { AuthenticationError, UpstreamError } from '#shared/errors.ts';
+import type { Metrics } from '#shared/metrics.ts';
 
 /** Refresh cached keys older than this, even when every `kid` is known. */
 export const JWKS_MAX_AGE_SECONDS = 600;
@@ -33,6 +34,8 @@ export interface JwksStoreOptions {
   now: () => number;
   /** Deployment stage: only `local` may fetch over http://, and only from loopback hosts. */
   stage: string;
+  /** Counts the requests refused for want of keys (JwksUnavailable, by provider). */
+  metrics?: Metrics;
 }
 
 export interface JwksStore {
@@ -66,7 +69,8 @@ interface CacheEntry {
 }
 
 export function createJwksStore(options: JwksStoreOptions): JwksStore {
-  const { fetch: fetchImpl, now, stage } = options;
+  const { now, metrics } = options;
+  const source = createKeySource(options);
   // Keyed by the key source too, so a config change to a provider's issuer or jwksUri never
   // serves the keys of the old source.
   const cache = new Map<string, CacheEntry>();
@@ -132,6 +136,7 @@ export function createJwksStore(options: JwksStoreOptions): JwksStore {
       entry.keySet === undefined ||
       (entry.lastError !== undefined && ageMs > provider.jwks.staleMaxAgeSeconds * 1000)
     ) {
+      metrics?.count('JwksUnavailable', { provider: provider.id });
       throw new JwksUnavailableError(
         provider.id,
         entry.lastError ?? new Error('no JWKS fetched yet'),
@@ -142,13 +147,49 @@ export function createJwksStore(options: JwksStoreOptions): JwksStore {
   }
 
   async function loadKeySet(provider: OidcProvider): Promise<LocalKeySet> {
-    const timeoutMs = provider.jwks.timeoutMs;
-    const jwksUri = provider.jwksUri ?? (await discoverJwksUri(provider, timeoutMs));
-    const jwks = await fetchJson(checkedUrl(jwksUri, 'jwksUri'), timeoutMs);
-    return createLocalJWKSet(asJwks(jwks));
+    const jwksUri = provider.jwksUri ?? (await source.discoverJwksUri(provider));
+    return createLocalJWKSet(await source.fetchJwks(jwksUri, provider));
   }
 
-  async function discoverJwksUri(provider: OidcProvider, timeoutMs: number): Promise<string> {
+  return {
+    keyResolver(provider) {
+      return async (protectedHeader, token) => {
+        const entry = entryFor(provider);
+        const stale =
+          entry.keySet === undefined || now() - entry.fetchedAt > JWKS_MAX_AGE_SECONDS * 1000;
+        if (stale) await refreshUnlessCoolingDown(entry, provider);
+        try {
+          return await usableKeys(entry, provider)(protectedHeader, token);
+        } catch (error) {
+          if (!isNoMatchingKey(error)) throw error;
+        }
+        // Unknown kid: a key rotation, or random kids meant to make us hammer the IdP.
+        if (!(await refreshUnlessCoolingDown(entry, provider))) {
+          throw new AuthenticationError('unknown_kid');
+        }
+        return usableKeys(entry, provider)(protectedHeader, token);
+      };
+    },
+  };
+}
+
+/** Where a provider's keys come from, over HTTP, with every rule of the fetch. */
+export interface KeySource {
+  /** The `jwks_uri` of the issuer's discovery document, which must name the issuer exactly. */
+  discoverJwksUri(provider: OidcProvider): Promise<string>;
+  /** The JWKS at `jwksUri`, checked for shape and size. */
+  fetchJwks(jwksUri: string, provider: OidcProvider): Promise<JSONWebKeySet>;
+}
+
+/**
+ * The fetches behind the key cache: https only (loopback http in the local stage), no redirects,
+ * the provider's timeout, a size cap. `tvm doctor` checks an issuer through the same code.
+ */
+export function createKeySource(options: Pick<JwksStoreOptions, 'fetch' | 'stage'>): KeySource {
+  const { fetch: fetchImpl, stage } = options;
+
+  async function discoverJwksUri(provider: OidcProvider): Promise<string> {
+    const timeoutMs = provider.jwks.timeoutMs;
     // OpenID Connect Discovery 1.0, §4: a trailing "/" of the issuer is removed before appending.
     const base = provider.issuer.endsWith('/') ? provider.issuer.slice(0, -1) : provider.issuer;
     const discoveryUrl = checkedUrl(`${base}/.well-known/openid-configuration`, 'discovery');
@@ -199,23 +240,10 @@ export function createJwksStore(options: JwksStoreOptions): JwksStore {
   }
 
   return {
-    keyResolver(provider) {
-      return async (protectedHeader, token) => {
-        const entry = entryFor(provider);
-        const stale =
-          entry.keySet === undefined || now() - entry.fetchedAt > JWKS_MAX_AGE_SECONDS * 1000;
-        if (stale) await refreshUnlessCoolingDown(entry, provider);
-        try {
-          return await usableKeys(entry, provider)(protectedHeader, token);
-        } catch (error) {
-          if (!isNoMatchingKey(error)) throw error;
-        }
-        // Unknown kid: a key rotation, or random kids meant to make us hammer the IdP.
-        if (!(await refreshUnlessCoolingDown(entry, provider))) {
-          throw new AuthenticationError('unknown_kid');
-        }
-        return usableKeys(entry, provider)(protectedHeader, token);
-      };
+    discoverJwksUri,
+    async fetchJwks(jwksUri, provider) {
+      const timeoutMs = provider.jwks.timeoutMs;
+      return asJwks(await fetchJson(checkedUrl(jwksUri, 'jwksUri'), timeoutMs));
     },
   };
 }

@@ -15,6 +15,7 @@ import { createJwksStore } from '#shared/auth/jwks.ts';
 import { OIDC_ALGORITHMS } from '#shared/config/limits.ts';
 import type { OidcProvider } from '#shared/config/schema.ts';
 import { AppError, AuthenticationError } from '#shared/errors.ts';
+import type { Metrics } from '#shared/metrics.ts';
 
 /** Largest token we decode (16 KB); real ID tokens are 1–2 KB. */
 export const MAX_TOKEN_CHARS = 16_384;
@@ -28,6 +29,8 @@ export interface OidcAuthenticatorOptions {
   now?: () => number;
   /** Deployment stage: only `local` may fetch keys over http:// from loopback. */
   stage: string;
+  /** Where JWKS outages are counted; none in tests and scripts. */
+  metrics?: Metrics;
 }
 
 export interface AuthenticateHint {
@@ -57,6 +60,7 @@ export function createOidcAuthenticator(options: OidcAuthenticatorOptions): Oidc
     fetch: options.fetch ?? globalThis.fetch,
     now,
     stage: options.stage,
+    metrics: options.metrics,
   });
 
   return {

@@ -29,6 +29,7 @@ import {
   UpstreamError,
 } from '#shared/errors.ts';
 import type { RateLimiter, RateLimitRule } from '#shared/guard/rate-limit.ts';
+import { countOutcome } from '#shared/metrics.ts';
 import type { IdentityStore } from './identity-store.ts';
 import {
   findIdentityPool,
@@ -177,13 +178,19 @@ export async function getId(
     } else {
       const user = await authenticateLogins(deps.authenticator, config, pool, request.logins);
       identity = user;
-      // A denied principal gets no identity id either; GetId counts against its limits.
-      await deps.issue.guard.check(user, config.providers, {
-        now: deps.issue.now(),
-        ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
-      });
       const hash = subjectHash(user.issuer, user.subject);
-      const known = await storeCall(() => deps.identities.findId(pool.id, hash));
+      // A denied principal gets no identity id either; GetId counts against its limits. The
+      // lookup runs beside the guard (one round trip), and the guard's refusal wins.
+      const [guarded, found] = await Promise.allSettled([
+        deps.issue.guard.check(user, config.providers, {
+          now: deps.issue.now(),
+          ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
+        }),
+        storeCall(() => deps.identities.findId(pool.id, hash)),
+      ]);
+      if (guarded.status === 'rejected') throw guarded.reason;
+      if (found.status === 'rejected') throw found.reason;
+      const known = found.value;
       identityId =
         known ??
         (await storeCall(() => deps.identities.createId(pool.id, hash, newId(regionOf(pool.id)))));
@@ -204,8 +211,11 @@ export async function getId(
     deps.issue.logger.error('audit write failed; the identity id is withheld', {
       error: error as Error,
     });
-    throw new UpstreamError(error);
+    const withheld = new UpstreamError(error);
+    countOutcome(deps.issue.metrics, withheld.reason, withheld.statusCode);
+    throw withheld;
   }
+  countOutcome(deps.issue.metrics, 'ok', 200);
   return identityId;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigMissingError } from '#shared/errors.ts';
+import type { Metrics } from '#shared/metrics.ts';
 import type { TvmConfig } from './schema.ts';
 
 /** One applied, immutable generation of the config. */
@@ -94,18 +95,20 @@ export class CachedConfigStore implements ConfigStore {
   readonly #load: (generation: number) => Promise<ConfigGeneration>;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #metrics: Metrics | undefined;
   #cached: ConfigGeneration | undefined;
   #checkedAt = Number.NEGATIVE_INFINITY;
   #inflight: Promise<ConfigGeneration | undefined> | undefined;
 
   constructor(
     source: Pick<ConfigAdmin, 'pointer' | 'load'>,
-    options: { ttlMs: number; now?: () => number },
+    options: { ttlMs: number; now?: () => number; metrics?: Metrics },
   ) {
     this.#pointer = () => source.pointer();
     this.#load = (generation) => source.load(generation);
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics;
   }
 
   async current(): Promise<ConfigGeneration | undefined> {
@@ -120,8 +123,17 @@ export class CachedConfigStore implements ConfigStore {
 
   /** Like current(), but a TVM without config fails closed. */
   async require(): Promise<ConfigGeneration> {
-    const generation = await this.current();
-    if (generation === undefined) throw new ConfigMissingError();
+    let generation: ConfigGeneration | undefined;
+    try {
+      generation = await this.current();
+    } catch (error) {
+      this.#metrics?.count('ConfigUnavailable', {});
+      throw error;
+    }
+    if (generation === undefined) {
+      this.#metrics?.count('ConfigUnavailable', {});
+      throw new ConfigMissingError();
+    }
     return generation;
   }
 

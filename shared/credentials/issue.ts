@@ -13,6 +13,7 @@ import type { AccessGuard } from '#shared/guard/guard.ts';
 import type { Log } from '#shared/log.ts';
 import { decide, matchMappings } from '#shared/mapping/decide.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
+import { countOutcome, type Metrics } from '#shared/metrics.ts';
 import {
   StsError,
   type VendedCredentials,
@@ -36,6 +37,8 @@ export interface IssueDeps {
   reuse?: CredentialReuseCache;
   vend: VendOptions;
   logger: Log;
+  /** Outcomes, vends and reuse hits are counted where they are decided. */
+  metrics: Metrics;
   now(): Date;
 }
 
@@ -119,7 +122,7 @@ function decisionFields(
  * it is logged, not thrown: the request is refused either way, and the log line still exists.
  */
 export async function auditRefusal(
-  deps: Pick<IssueDeps, 'audit' | 'logger' | 'now'>,
+  deps: Pick<IssueDeps, 'audit' | 'logger' | 'now' | 'metrics'>,
   context: AuditContext,
   error: unknown,
   known: { identity?: Identity; decision?: Decision; named?: IdpNamedSession } = {},
@@ -132,6 +135,7 @@ export async function auditRefusal(
     ...(known.identity === undefined ? {} : principalFields(known.identity)),
     ...(known.decision === undefined ? {} : decisionFields(known.decision, known.named)),
   };
+  countOutcome(deps.metrics, reasonOf(error), status);
   try {
     await deps.audit.write(record);
   } catch (auditError) {
@@ -143,7 +147,7 @@ export async function auditRefusal(
 }
 
 /** The config or a 503: DynamoDB down, or a damaged generation, is an unavailable dependency. */
-async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGeneration> {
+export async function loadConfig(deps: Pick<IssueDeps, 'config'>): Promise<ConfigGeneration> {
   try {
     return await deps.config.require();
   } catch (error) {
@@ -248,6 +252,7 @@ export async function issue<C extends LoginContext>(
           reason: 'role_choice_offered',
           ...principalFields(identity),
         });
+        countOutcome(deps.metrics, 'role_choice_offered', 200);
         return { kind: 'choose', login, mappings: matched };
       }
     }
@@ -277,6 +282,7 @@ export async function issue<C extends LoginContext>(
       reused ??
       (await vendFor(deps, decision, context, {
         ...deps.vend,
+        metrics: deps.metrics,
         ...(request.deadline === undefined ? {} : { deadline: request.deadline }),
       }));
   } catch (error) {
@@ -316,8 +322,14 @@ export async function issue<C extends LoginContext>(
       requestId: request.requestId,
       error: error as Error,
     });
-    throw new UpstreamError(error);
+    const withheld = new UpstreamError(error);
+    countOutcome(deps.metrics, withheld.reason, withheld.statusCode);
+    throw withheld;
   }
+  const vended = { provider: login.identity.provider, mapping: decision.mapping.id };
+  deps.metrics.count('Vend', vended);
+  if (reused !== undefined) deps.metrics.count('ReuseHit', vended);
+  countOutcome(deps.metrics, reused === undefined ? 'ok' : 'reused', 200);
   // Cached only once audited: unaudited credentials are never handed out, now or later.
   if (reuseKey !== undefined && reused === undefined) deps.reuse?.store(reuseKey, credentials);
   return { kind: 'issued', login, decision, credentials };

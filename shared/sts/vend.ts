@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-sts';
 import { AppError } from '#shared/errors.ts';
 import type { Decision } from '#shared/mapping/decision.ts';
+import type { Metrics } from '#shared/metrics.ts';
 
 export interface VendedCredentials {
   accessKeyId: string;
@@ -33,6 +34,8 @@ export interface VendOptions {
    * (the SAML console target); everything else passes the decision's duration.
    */
   omitDuration?: boolean;
+  /** Where each attempt's latency, throttling and unavailability are counted. */
+  metrics?: Metrics;
 }
 
 /** Exactly the decision's parameters, and nothing a client could have chosen. */
@@ -169,6 +172,16 @@ interface StsCredentialsOutput {
   AssumedRoleUser?: { Arn?: string | undefined } | undefined;
 }
 
+/** One STS round trip, its latency counted whether it answers or throws. */
+async function timed<T>(metrics: Metrics | undefined, call: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await call();
+  } finally {
+    metrics?.milliseconds('StsLatency', performance.now() - started);
+  }
+}
+
 async function withStsRetries(
   options: VendOptions,
   call: (abortSignal: AbortSignal) => Promise<StsCredentialsOutput>,
@@ -181,7 +194,9 @@ async function withStsRetries(
     // Too little time left for a useful call: answer 503 now rather than be killed mid-call.
     if (left < MIN_CALL_MS) throw new StsError('timeout', lastError ?? new Error('no time left'));
     try {
-      const output = await call(AbortSignal.timeout(Math.min(options.timeoutMs, left)));
+      const output = await timed(options.metrics, () =>
+        call(AbortSignal.timeout(Math.min(options.timeoutMs, left))),
+      );
       const credentials = output.Credentials;
       if (
         credentials?.AccessKeyId === undefined ||
@@ -202,6 +217,11 @@ async function withStsRetries(
       if (error instanceof StsError) throw error;
       lastError = error;
       const failure = classifyStsError(error);
+      // Per attempt, so throttling that the retries still absorb shows before requests fail.
+      if (failure === 'throttled') options.metrics?.count('StsThrottled', {});
+      if (failure === 'unavailable' || failure === 'timeout') {
+        options.metrics?.count('StsUnavailable', {});
+      }
       const retryable =
         failure === 'throttled' || failure === 'unavailable' || failure === 'timeout';
       if (!retryable || attempt === options.maxAttempts) {

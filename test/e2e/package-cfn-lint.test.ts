@@ -5,6 +5,7 @@ import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { METRIC_NAMES } from '#shared/metrics.ts';
 import { ACCESS_KEY_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from '#shared/store/table.ts';
 import { childEnv, type RunResult, repoRoot, runCommand } from '../support/process.ts';
 
@@ -326,4 +327,247 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
       expect(map.sources.filter((source) => source.endsWith(`/${dir}/handler.ts`))).toHaveLength(1);
     },
   );
+
+  // ---- Monitoring: the alarms, the dashboard and the params that switch them (serverless.yml) ----
+
+  const NOTIFY = {
+    'Fn::If': ['TvmAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }],
+  };
+  const FUNCTIONS = ['Credentials', 'Saml', 'CognitoIdentity', 'Health'];
+  const CORE_ALARMS: Record<string, string> = {
+    AuditWriteFailedAlarm: 'AuditWriteFailed',
+    StsThrottledAlarm: 'StsThrottled',
+    StsUnavailableAlarm: 'StsUnavailable',
+    JwksUnavailableAlarm: 'JwksUnavailable',
+    ConfigUnavailableAlarm: 'ConfigUnavailable',
+    DeniedThresholdAlarm: 'Denied',
+  };
+  const ALARMS = [
+    ...Object.keys(CORE_ALARMS),
+    'DeniedSpikeAlarm',
+    'ApiServerErrorsAlarm',
+    ...FUNCTIONS.flatMap((fn) => [
+      `${fn}ErrorRateAlarm`,
+      `${fn}DurationAlarm`,
+      `${fn}ThrottlesAlarm`,
+    ]),
+  ];
+  const STAGE_DIMENSIONS = [
+    { Name: 'service', Value: 'tvm' },
+    { Name: 'stage', Value: 'prod' },
+  ];
+
+  it('carries every alarm, each switched by the alarms param and notifying the optional SNS topic', () => {
+    // Prepare
+    const alarms = Object.fromEntries(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
+    const resources = template.Resources as Record<string, CfnResource & { Condition?: string }>;
+
+    // Assess: exactly these, all switchable, all notifying through the one conditional topic.
+    expect(Object.keys(alarms).sort()).toEqual([...ALARMS].sort());
+    for (const name of ALARMS) {
+      expect(['TvmAlarms', 'TvmDeniedAnomaly', 'TvmDeniedStatic'], name).toContain(
+        resources[name]?.Condition,
+      );
+      expect(alarms[name]?.Properties, name).toMatchObject({
+        AlarmName: expect.stringMatching(/^tvm-prod-/),
+        AlarmActions: NOTIFY,
+        OKActions: NOTIFY,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+    const conditions = (template as CfnTemplate & { Conditions: Record<string, unknown> })
+      .Conditions;
+    expect(conditions).toMatchObject({
+      TvmAlarms: { 'Fn::Equals': [{ Ref: 'Alarms' }, 'true'] },
+      TvmDashboard: { 'Fn::Equals': [{ Ref: 'Dashboard' }, 'true'] },
+      TvmAlarmTopic: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }] },
+      // Exactly one of the two denial alarms, and only with the alarms on.
+      TvmDeniedAnomaly: {
+        'Fn::And': [
+          { Condition: 'TvmAlarms' },
+          { 'Fn::Equals': [{ Ref: 'AlarmDeniedThreshold' }, '0'] },
+        ],
+      },
+      TvmDeniedStatic: {
+        'Fn::And': [
+          { Condition: 'TvmAlarms' },
+          { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmDeniedThreshold' }, '0'] }] },
+        ],
+      },
+    });
+    const parameters = (
+      template as CfnTemplate & { Parameters: Record<string, { Default: string }> }
+    ).Parameters;
+    expect(Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, v.Default]))).toEqual({
+      Alarms: 'true',
+      Dashboard: 'true',
+      AlarmTopicArn: '',
+      AlarmDeniedThreshold: '0',
+    });
+  });
+
+  it('reads the metrics the code writes: namespace TVM, service and stage dimensions, the metric names', () => {
+    for (const [name, metric] of Object.entries(CORE_ALARMS)) {
+      expect(METRIC_NAMES).toContain(metric);
+      expect(template.Resources[name]?.Properties, name).toMatchObject({
+        Namespace: 'TVM',
+        MetricName: metric,
+        Dimensions: STAGE_DIMENSIONS,
+        Statistic: 'Sum',
+      });
+    }
+    // Any audit write failure, and any request refused for want of keys or config.
+    for (const name of [
+      'AuditWriteFailedAlarm',
+      'JwksUnavailableAlarm',
+      'ConfigUnavailableAlarm',
+    ]) {
+      expect(template.Resources[name]?.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    expect(template.Resources.DeniedSpikeAlarm?.Properties).toMatchObject({
+      ComparisonOperator: 'GreaterThanUpperThreshold',
+      ThresholdMetricId: 'band',
+      Metrics: [
+        {
+          Id: 'denied',
+          MetricStat: {
+            Metric: { Namespace: 'TVM', MetricName: 'Denied', Dimensions: STAGE_DIMENSIONS },
+            Stat: 'Sum',
+          },
+        },
+        { Id: 'band', Expression: 'ANOMALY_DETECTION_BAND(denied, 3)' },
+      ],
+    });
+    expect(template.Resources.ApiServerErrorsAlarm?.Properties.Metrics).toMatchObject([
+      { Id: 'rate', Expression: '100 * FILL(errors, 0) / requests' },
+      { MetricStat: { Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx' } } },
+      { MetricStat: { Metric: { Namespace: 'AWS/ApiGateway', MetricName: 'Count' } } },
+    ]);
+  });
+
+  it.each(FUNCTIONS)(
+    '%s: a 5xx rate, a p99 duration below its timeout and a throttles alarm',
+    (fn) => {
+      // Prepare
+      const ref = { Ref: `${fn}LambdaFunction` };
+      const timeoutMs =
+        (template.Resources[`${fn}LambdaFunction`]?.Properties.Timeout as number) * 1000;
+      const byFunction = [{ Name: 'FunctionName', Value: ref }];
+
+      // Assess: handled 5xx (Http5xx) plus Lambda Errors, over invocations, of this function.
+      expect(template.Resources[`${fn}ErrorRateAlarm`]?.Properties).toMatchObject({
+        Threshold: 5,
+        Metrics: [
+          { Id: 'rate', Expression: '100 * (FILL(answered, 0) + FILL(crashed, 0)) / invocations' },
+          {
+            Id: 'answered',
+            MetricStat: {
+              Metric: {
+                Namespace: 'TVM',
+                MetricName: 'Http5xx',
+                Dimensions: [...STAGE_DIMENSIONS, { Name: 'function_name', Value: ref }],
+              },
+            },
+          },
+          {
+            Id: 'crashed',
+            MetricStat: { Metric: { MetricName: 'Errors', Dimensions: byFunction } },
+          },
+          {
+            Id: 'invocations',
+            MetricStat: { Metric: { MetricName: 'Invocations', Dimensions: byFunction } },
+          },
+        ],
+      });
+      const duration = template.Resources[`${fn}DurationAlarm`]?.Properties;
+      expect(duration).toMatchObject({
+        MetricName: 'Duration',
+        ExtendedStatistic: 'p99',
+        Dimensions: byFunction,
+      });
+      // Near the timeout: alarms before the function is killed, but not at ordinary latencies.
+      expect(duration?.Threshold as number).toBeLessThan(timeoutMs);
+      expect(duration?.Threshold as number).toBeGreaterThanOrEqual(timeoutMs / 2);
+      expect(template.Resources[`${fn}ThrottlesAlarm`]?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: byFunction,
+        Threshold: 1,
+      });
+    },
+  );
+
+  it('carries the dashboard: vends by provider and mapping, outcomes by reason, STS latency, reuse, cold starts', () => {
+    // Prepare
+    const dashboard = template.Resources.MonitoringDashboard as CfnResource & {
+      Condition?: string;
+    };
+    const sub = (dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+    // Only CloudFormation's own placeholders are left: every serverless variable was resolved.
+    const placeholders = new Set([...sub.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]));
+
+    // Act
+    const body = JSON.parse(
+      sub.replace(/\$\{AWS::Region\}/g, 'eu-west-1').replace(/\$\{HttpApi\}/g, 'abc123'),
+    ) as { widgets: { properties: { title: string; metrics: unknown[] } }[] };
+
+    // Assess
+    expect(dashboard.Type).toBe('AWS::CloudWatch::Dashboard');
+    expect(dashboard.Condition).toBe('TvmDashboard');
+    expect(dashboard.Properties.DashboardName).toBe('tvm-prod');
+    expect([...placeholders].sort()).toEqual(['AWS::Region', 'HttpApi']);
+    const titles = body.widgets.map((widget) => widget.properties.title);
+    for (const title of [
+      'Vends/s by provider and mapping',
+      'Outcomes by reason (per minute)',
+      'STS latency (ms) and failed attempts',
+      'Reuse hit rate (%)',
+      'Cold starts by function',
+    ]) {
+      expect(titles).toContain(title);
+    }
+    const text = JSON.stringify(body);
+    expect(text).toContain(
+      'SEARCH(\'{TVM,service,stage,provider,mapping} MetricName=\\"Vend\\" service=\\"tvm\\" stage=\\"prod\\"\'',
+    );
+    expect(text).toContain('{TVM,service,stage,reason} MetricName=\\"Outcome\\"');
+    expect(text).toContain('100 * FILL(hits, 0) / vends');
+    for (const name of ['StsLatency', 'ReuseHit', 'ColdStart', 'Http5xx'])
+      expect(text).toContain(name);
+  });
+
+  it('switches the alarms and the dashboard off with stage params (the stack parameters default to them)', async () => {
+    // Act: variable resolution only, which is what packaging does with params.
+    const print = async (args: string[]) => {
+      const run = await runCommand(
+        'npx',
+        ['serverless', 'print', ...args, '--format', 'json', '--path', 'resources.Parameters'],
+        { timeoutMs: 60_000 },
+      );
+      expect(run.code, run.output).toBe(0);
+      const parameters = JSON.parse(run.stdout) as Record<string, { Default: string }>;
+      return Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, v.Default]));
+    };
+    const off = await print([
+      '--stage',
+      'prod',
+      '--param=alarms=false',
+      '--param=dashboard=false',
+      '--param=alarmTopicArn=arn:aws:sns:eu-west-1:123456789012:tvm-ops',
+      '--param=alarmDeniedThreshold=50',
+    ]);
+    const local = await print(['--stage', 'local']);
+
+    // Assess
+    expect(off).toEqual({
+      Alarms: 'false',
+      Dashboard: 'false',
+      AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:tvm-ops',
+      AlarmDeniedThreshold: '50',
+    });
+    expect(local).toMatchObject({ Alarms: 'false', Dashboard: 'false' });
+  });
 });

@@ -17,6 +17,7 @@ import type { IssueDeps } from '#shared/credentials/issue.ts';
 import { CredentialReuseCache } from '#shared/credentials/reuse.ts';
 import { ConfigMissingError } from '#shared/errors.ts';
 import { createAccessGuard } from '#shared/guard/guard.ts';
+import type { Metrics } from '#shared/metrics.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { fakeContext, httpEvent } from './lambda-fakes.ts';
 import { harnessConfig } from './local-config.ts';
@@ -84,6 +85,8 @@ export async function startHarness(
     configError?: Error;
     /** Give the deps a credential reuse cache (mappings still have to opt in). */
     reuseCache?: boolean;
+    /** Where the core counts (a recording fake, or the real Powertools adapter). */
+    metrics?: Metrics;
   } = {},
 ): Promise<Harness> {
   stsMock.reset();
@@ -114,6 +117,7 @@ export async function startHarness(
   };
   const deps: IssueDeps = createIssueDeps({
     logger: silent,
+    metrics: options.metrics,
     overrides: {
       config: {
         async require() {

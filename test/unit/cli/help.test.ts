@@ -62,6 +62,7 @@ describe('tvm CLI help', () => {
       'audit list',
       'audit key',
       'iam role-template',
+      'doctor',
     ]);
   });
 
