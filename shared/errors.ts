@@ -86,6 +86,12 @@ export const AUTHENTICATION_REASONS = [
   'unauthenticated_not_allowed',
   'logins_key_not_accepted',
   'identity_not_found',
+  // Terminal logins (POST /v1/login/token, then the session's bearer handle).
+  'code_invalid',
+  'code_expired',
+  'pkce_mismatch',
+  'redirect_uri_mismatch',
+  'session_invalid',
 ] as const;
 
 /** 403: authenticated, but nothing allows this. */
@@ -121,6 +127,10 @@ export const REQUEST_REASONS = [
   'invalid_parameter',
   'unknown_identity_pool',
   'logins_conflict',
+  // Terminal logins: the loopback redirect and PKCE at the start, the token request's grant.
+  'invalid_redirect_uri',
+  'pkce_required',
+  'unsupported_grant_type',
 ] as const;
 
 /** 429. */
@@ -148,7 +158,17 @@ export const UPSTREAM_REASONS = [
 export const CONFIG_REASONS = ['config_invalid', 'config_conflict'] as const;
 
 /** What was written when nothing went wrong, and for anything unforeseen. */
-export const OUTCOME_REASONS = ['ok', 'reused', 'role_choice_offered', 'internal_error'] as const;
+export const OUTCOME_REASONS = [
+  'ok',
+  'reused',
+  'role_choice_offered',
+  'internal_error',
+  // Terminal logins: the one-time code handed to the loopback, and the login session's life.
+  'cli_code_issued',
+  'session_created',
+  'roles_listed',
+  'session_ended',
+] as const;
 
 export type AuthFailureReason = (typeof AUTHENTICATION_REASONS)[number];
 export type DenyReason = (typeof FORBIDDEN_REASONS)[number];

@@ -203,7 +203,8 @@ function parseRequest(event: HttpEvent): ParsedRequest {
 /** Credentials must never be cached by a browser, a proxy or a CDN. */
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-function answer(issued: Issued, format: ParsedRequest['format']): HttpResult {
+/** The vended credentials in one of the three formats (POST /v1/login/credentials answers `json`). */
+export function answer(issued: Issued, format: ParsedRequest['format']): HttpResult {
   const { credentials, decision } = issued;
   const { identity } = issued.login;
   const expiration = credentials.expiration.toISOString();

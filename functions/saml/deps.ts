@@ -4,6 +4,7 @@
  */
 import { coreMetrics, logger } from '#functions/http/observability.ts';
 import { lambdaDocumentClient } from '#shared/aws.ts';
+import { DynamoLoginStore } from '#shared/login/store.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { AWS_FEDERATION_URL } from '#shared/saml/console.ts';
 import { ssmSigningKey } from '#shared/saml/signing-key.ts';
@@ -27,6 +28,7 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   return {
     core: createIssueDeps({ env, documentClient, logger, metrics: coreMetrics }),
     state: new DynamoSamlStateStore(documentClient, tableNameFromEnv(env)),
+    login: new DynamoLoginStore(documentClient, tableNameFromEnv(env)),
     ...(baseUrl === '' ? {} : { baseUrl }),
     federation: { url: federationUrl, timeoutMs: 3_000 },
     secureCookies: !baseUrl.startsWith('http://'),

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
 import { auditRefusal, type IssueDeps } from '#shared/credentials/issue.ts';
 import { AppError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
+import type { LoginStore } from '#shared/login/store.ts';
 import type { SpUrls } from '#shared/saml/provider.ts';
 import { MAX_SAML_RESPONSE_BYTES } from '#shared/saml/response.ts';
 import type { SpSigningKey } from '#shared/saml/sp.ts';
@@ -17,6 +18,8 @@ import { errorPage } from './pages.ts';
 export interface SamlDeps {
   core: IssueDeps;
   state: SamlStateStore;
+  /** Terminal logins' one-time codes (`target=cli`); without it such a login fails closed. */
+  login?: LoginStore;
   /** The deployment's public base URL; derived from the request's API Gateway domain when unset. */
   baseUrl?: string;
   federation: { url: string; timeoutMs: number; fetch?: typeof fetch };

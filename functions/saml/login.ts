@@ -1,11 +1,14 @@
 /** GET /v1/saml/{provider}/login: a 302 to the IdP with an AuthnRequest (HTTP-Redirect binding). */
 import { randomBytes } from 'node:crypto';
 import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
+import { problemResponse } from '#functions/http/problem-json.ts';
 import { UpstreamError, ValidationError } from '#shared/errors.ts';
+import { type CliStart, parseCliStart } from '#shared/login/loopback.ts';
 import { OPAQUE_TOKEN, samlProviderOf } from '#shared/saml/login.ts';
 import { authnRequestUrl } from '#shared/saml/sp.ts';
 import { type LoginTarget, sha256Hex } from '#shared/saml/state.ts';
 import {
+  auditedParse,
   cookie,
   LOGIN_COOKIE,
   LOGIN_TTL_SECONDS,
@@ -17,7 +20,7 @@ import {
 
 function targetOf(event: HttpEvent): LoginTarget {
   const target = event.queryStringParameters?.target ?? 'console';
-  if (target === 'console' || target === 'credentials') return target;
+  if (target === 'console' || target === 'credentials' || target === 'cli') return target;
   throw new ValidationError('invalid_target', { reason: 'invalid_target' });
 }
 
@@ -29,6 +32,23 @@ export async function login(
   const target = targetOf(event);
   const { config } = await deps.core.config.require();
   const provider = samlProviderOf(config, request.providerId);
+  let cli: CliStart | undefined;
+  if (target === 'cli') {
+    try {
+      cli = await auditedParse(deps, request, () => {
+        // A login session vends with AssumeRole: native mode (AssumeRoleWithSAML) has no CLI login.
+        if (provider.mode !== 'chained' || deps.login === undefined) {
+          throw new ValidationError('this provider has no terminal login', {
+            reason: 'invalid_target',
+          });
+        }
+        return parseCliStart(event.queryStringParameters ?? {});
+      });
+    } catch (error) {
+      // The CLI's own mistakes answer as JSON (never a redirect to what it named).
+      return problemResponse(error, request.requestId, deps.core.logger);
+    }
+  }
   const signingKey = provider.signAuthnRequests ? await deps.signingKey?.() : undefined;
   if (provider.signAuthnRequests && signingKey === undefined) {
     // Fail closed: the IdP expects signed requests and would refuse an unsigned one anyway.
@@ -47,6 +67,7 @@ export async function login(
     target,
     relayStateHash: sha256Hex(relayState),
     browserHash: sha256Hex(browser),
+    ...(cli === undefined ? {} : { cli }),
     expiresAt: Math.floor(deps.core.now().getTime() / 1000) + LOGIN_TTL_SECONDS,
   });
   const urls = request.urls(provider);

@@ -4,6 +4,7 @@
  */
 import type { HttpResult } from '#functions/http/middleware.ts';
 import type { IssueOutcome } from '#shared/credentials/issue.ts';
+import { CODE_TTL_SECONDS, principalOf } from '#shared/login/store.ts';
 import { consoleDestination, consoleSignInUrl, FederationError } from '#shared/saml/console.ts';
 import type { SamlLoginContext } from '#shared/saml/login.ts';
 import { sha256Hex } from '#shared/saml/state.ts';
@@ -26,6 +27,25 @@ export async function renderSamlOutcome(
   const { identity, context } = outcome.login;
   const { provider, urls } = context;
   const native = context.vend.kind === 'assume-role-with-saml' ? context.vend : undefined;
+  if (outcome.kind === 'admitted') {
+    const { cli } = context;
+    if (cli === undefined || deps.login === undefined)
+      throw new Error('admitted without a CLI login');
+    const code = randomToken(deps, 32);
+    const now = deps.core.now();
+    await deps.login.saveCode(sha256Hex(code), {
+      ...principalOf(identity),
+      redirectUri: cli.redirectUri,
+      codeChallenge: cli.codeChallenge,
+      browserHash: cli.browserHash,
+      createdAt: now.toISOString(),
+      expiresAt: Math.floor(now.getTime() / 1000) + CODE_TTL_SECONDS,
+    });
+    // Only the loopback URI /login accepted (and stored) for this login; the code is single use.
+    const location = new URL(cli.redirectUri);
+    location.search = new URLSearchParams({ code, state: cli.state }).toString();
+    return noStoreRedirect(location.href);
+  }
   if (outcome.kind === 'choose') {
     const token = randomToken(deps, 32);
     const browser = randomToken(deps, 32);

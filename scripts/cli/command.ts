@@ -9,6 +9,7 @@ import type { RolePolicies, VendHistory } from '#shared/admin/revoke.ts';
 import type { AuditLog } from '#shared/audit/history.ts';
 import type { ConfigAdmin } from '#shared/config/store.ts';
 import type { DenyList } from '#shared/guard/deny-list.ts';
+import type { LoginSessionAdmin } from '#shared/login/store.ts';
 
 /**
  * Exit codes: 0 ok, 1 invalid input, 2 usage, 3 upstream failure (AWS unreachable, table
@@ -61,6 +62,8 @@ export interface CliDeps {
   openAuditLog?(options: GlobalOptions): AuditLog;
   /** `doctor`: the read-only AWS calls it makes, and the HTTP client for OIDC issuers. */
   openDoctor?(options: GlobalOptions): { aws: DoctorAws; fetch: typeof fetch };
+  /** Terminal login sessions (`tvm-login`), which `deny add` and `revoke` end. */
+  openLoginSessions?(options: GlobalOptions): LoginSessionAdmin;
   now?(): Date;
 }
 

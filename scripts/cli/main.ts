@@ -18,6 +18,7 @@ import { DynamoConfigStore } from '#shared/config/dynamodb-store.ts';
 import { ConfigFileSchema } from '#shared/config/schema.ts';
 import { AppError, ConfigConflictError, ConfigInvalidError } from '#shared/errors.ts';
 import { DynamoDenyList } from '#shared/guard/deny-list.ts';
+import { DynamoLoginStore } from '#shared/login/store.ts';
 import {
   type CliDeps,
   type CliIo,
@@ -55,6 +56,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): Required<CliD
       return new IamRolePolicies(new IAMClient(config), new STSClient(config));
     },
     openAuditLog: (options) => new DynamoAuditLog(documentClient(options), options.table),
+    openLoginSessions: (options) => new DynamoLoginStore(documentClient(options), options.table),
     openDoctor: (options) => {
       const config = awsClientConfig(options, env, undefined);
       return {
@@ -255,6 +257,7 @@ export async function runCli(
       openIam: given.openIam ?? fallback.openIam,
       openAuditLog: given.openAuditLog ?? fallback.openAuditLog,
       openDoctor: given.openDoctor ?? fallback.openDoctor,
+      openLoginSessions: given.openLoginSessions ?? fallback.openLoginSessions,
       now: given.now ?? fallback.now,
     };
     const parsed = parseCliArgs(argv);

@@ -21,6 +21,7 @@ import { canonicalJson } from '#shared/config/store.ts';
 import { ROLE_ARN_PATTERN, SESSION_NAME_PATTERN } from '#shared/config/sts.ts';
 import { ForbiddenError, ValidationError } from '#shared/errors.ts';
 import type { DenyEntry, DenyList } from '#shared/guard/deny-list.ts';
+import type { LoginSessionAdmin } from '#shared/login/store.ts';
 import { renderScope, renderSourceIdentity } from '#shared/mapping/render.ts';
 
 /** The inline policy the revocations live in, one per role. */
@@ -548,6 +549,8 @@ export interface RevokeDeps {
   denyList: DenyList;
   history: VendHistory;
   policies: RolePolicies;
+  /** Terminal login sessions, ended with the deny (counted only, on a dry run). */
+  loginSessions?: LoginSessionAdmin;
   now: () => Date;
   marginSeconds?: number;
 }
@@ -561,6 +564,8 @@ export interface RevokeResult {
   plan: TargetPlan;
   roles: RoleOutcome[];
   dryRun: boolean;
+  /** Live terminal login sessions of the principal that were (dry run: would be) ended. */
+  loginSessionsEnded?: number;
 }
 
 function describeFailure(error: unknown, role: RoleRef): string {
@@ -649,6 +654,12 @@ export async function revokePrincipal(
     at: deps.now().toISOString(),
   };
   if (!request.dryRun) await deps.denyList.add(denyEntry);
+  const loginSessionsEnded =
+    deps.loginSessions === undefined
+      ? undefined
+      : request.dryRun
+        ? await deps.loginSessions.countPrincipalSessions(issuer, request.subject, deps.now())
+        : await deps.loginSessions.endPrincipalSessions(issuer, request.subject, deps.now());
   const now = deps.now();
   const issuedBefore = revocationCutoff(now, deps.marginSeconds);
   // Read after the deny landed, so vends that finished before it are in the records.
@@ -683,5 +694,13 @@ export async function revokePrincipal(
       roles.push(await revokeOnRole(target, issuedBefore, request, deps, now));
     }
   }
-  return { denyEntry, providers, issuedBefore, plan, roles, dryRun: request.dryRun };
+  return {
+    denyEntry,
+    providers,
+    issuedBefore,
+    plan,
+    roles,
+    dryRun: request.dryRun,
+    ...(loginSessionsEnded === undefined ? {} : { loginSessionsEnded }),
+  };
 }

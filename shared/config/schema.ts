@@ -231,6 +231,11 @@ export const SamlProviderSchema = z
       .describe(
         '`chained`: the TVM calls AssumeRole. `native`: AssumeRoleWithSAML with the assertion.',
       ),
+    loginSessionMaxSeconds: seconds(900, 604_800)
+      .default(28_800)
+      .describe(
+        'How long a terminal login session (`tvm-login`) lasts from its sign-in, at most; `tvm deny` and `tvm revoke` end it sooner. Chained mode only.',
+      ),
     rateLimits: RateLimits,
     claims: ClaimDeclarations,
     defaultClaimMaxLength: DefaultClaimMaxLength,

@@ -62,7 +62,9 @@ export type IssueOutcome<C extends LoginContext = LoginContext> =
       decision: Decision;
       credentials: VendedCredentials;
     }
-  | { kind: 'choose'; login: Login<C>; mappings: Mapping[] };
+  | { kind: 'choose'; login: Login<C>; mappings: Mapping[] }
+  /** The guard passed and the login context asked for nothing more (`admitOnly`). */
+  | { kind: 'admitted'; login: Login<C> };
 
 export interface AuditContext {
   requestId: string;
@@ -243,6 +245,16 @@ export async function issue<C extends LoginContext>(
       now: deps.now(),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
     });
+    if (context.admitOnly !== undefined) {
+      await deps.audit.write({
+        ...baseRecord(audited, deps.now()),
+        outcome: 'pending',
+        reason: context.admitOnly,
+        ...principalFields(identity),
+      });
+      countOutcome(deps.metrics, context.admitOnly, 200);
+      return { kind: 'admitted', login };
+    }
     if (request.mappingId === undefined && context.offerChoice) {
       const matched = matchMappings(identity, config);
       if (matched.length > 1) {

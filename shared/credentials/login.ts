@@ -60,6 +60,11 @@ export interface LoginContext {
    * record carries it rather than the id the request named (a signed-in guest's id is switched).
    */
   readonly identityId?: string;
+  /**
+   * Stop once the guard passed, with this pending audit reason: the way in hands out something
+   * other than credentials (a terminal login's one-time code), and nothing is decided or vended.
+   */
+  readonly admitOnly?: 'cli_code_issued';
 }
 
 export interface Login<C extends LoginContext = LoginContext> {

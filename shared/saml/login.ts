@@ -7,7 +7,13 @@ import { type Identity, toClaims } from '#shared/auth/identity.ts';
 import { principalIssuer } from '#shared/auth/principal.ts';
 import type { SamlProvider, TvmConfig } from '#shared/config/schema.ts';
 import type { AssertedRole, Login, LoginContext, VendMethod } from '#shared/credentials/login.ts';
-import { AuthenticationError, ForbiddenError, NotFoundError } from '#shared/errors.ts';
+import {
+  AuthenticationError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from '#shared/errors.ts';
+import type { CliStart } from '#shared/login/loopback.ts';
 import {
   AWS_SAML_ENDPOINT,
   assertedRoles,
@@ -35,6 +41,12 @@ export interface SamlLoginContext extends LoginContext {
   readonly urls: SpUrls;
   /** The assertion this login came from (kept with a pending choice). */
   readonly assertionId: string;
+  /** Target `cli`: where the one-time code goes, and the browser that finished the login. */
+  readonly cli?: CliLogin;
+}
+
+export interface CliLogin extends CliStart {
+  readonly browserHash: string;
 }
 
 export interface SamlLoginServices {
@@ -59,9 +71,10 @@ function samlContext(
     offerChoice: boolean;
     /** Native mode: AssumeRoleWithSAML with this assertion, for the roles it lists. */
     native?: NativeVend;
+    cli?: CliLogin;
   },
 ): SamlLoginContext {
-  const { native } = fields;
+  const { native, cli } = fields;
   const context: SamlLoginContext = {
     provider,
     target: fields.target,
@@ -76,6 +89,14 @@ function samlContext(
         ? // A role-chained session signs in to the console only without DurationSeconds.
           { kind: 'assume-role', omitDuration: fields.target === 'console', reusable: false }
         : native,
+    // A terminal login stops at the guard: the ACS hands out a one-time code, not credentials.
+    ...(cli === undefined
+      ? {}
+      : {
+          cli: Object.freeze({ ...cli }),
+          admitOnly: 'cli_code_issued' as const,
+          offerChoice: false,
+        }),
   };
   return Object.freeze(context);
 }
@@ -129,6 +150,7 @@ export async function authenticateAssertion(
     throw samlRefusal('replayed');
   }
   let target: LoginTarget;
+  let cli: CliLogin | undefined;
   if (verified.inResponseTo !== undefined) {
     const pending = await services.state.consumeLogin(
       verified.inResponseTo,
@@ -144,6 +166,13 @@ export async function authenticateAssertion(
       throw new AuthenticationError('login_not_bound');
     }
     target = pending.target;
+    if (target === 'cli') {
+      // A login session vends with AssumeRole; native mode has no such path (refused at /login too).
+      if (pending.cli === undefined || native) {
+        throw new ValidationError('invalid_target', { reason: 'invalid_target' });
+      }
+      cli = { ...pending.cli, browserHash: pending.browserHash };
+    }
   } else {
     // IdP-initiated (validateSamlResponse refused it unless allowIdpInitiated).
     if (OPAQUE_TOKEN.test(posted.relayState)) throw new AuthenticationError('relay_state_invalid');
@@ -156,7 +185,8 @@ export async function authenticateAssertion(
       urls,
       assertionId: verified.id,
       offerChoice: true,
-      ...(native
+      ...(cli === undefined ? {} : { cli }),
+      ...(native && cli === undefined
         ? {
             native: nativeVend(
               posted.samlResponse,

@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Claims } from '#shared/auth/identity.ts';
+import type { CliStart } from '#shared/login/loopback.ts';
 import type { AssertedRole } from './provider.ts';
 
-export type LoginTarget = 'console' | 'credentials';
+/** `cli`: a terminal login (`tvm-login`), answered with a one-time code on its loopback. */
+export type LoginTarget = 'console' | 'credentials' | 'cli';
 
 export interface PendingLogin {
   provider: string;
@@ -22,6 +24,8 @@ export interface PendingLogin {
    * accepted from that browser (login CSRF: an attacker's own response posted from a victim's).
    */
   browserHash: string;
+  /** Target `cli`: where the code goes, the CLI's state, and its PKCE challenge. */
+  cli?: CliStart;
   /** Epoch seconds. */
   expiresAt: number;
 }

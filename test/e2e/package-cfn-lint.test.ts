@@ -333,7 +333,7 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
   const NOTIFY = {
     'Fn::If': ['TvmAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }],
   };
-  const FUNCTIONS = ['Credentials', 'Saml', 'CognitoIdentity', 'Health'];
+  const FUNCTIONS = ['Credentials', 'Saml', 'CognitoIdentity', 'Login', 'Health'];
   const CORE_ALARMS: Record<string, string> = {
     AuditWriteFailedAlarm: 'AuditWriteFailed',
     StsThrottledAlarm: 'StsThrottled',
@@ -362,7 +362,14 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     const alarms = Object.fromEntries(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
     const resources = template.Resources as Record<string, CfnResource & { Condition?: string }>;
 
-    // Assess: exactly these, all switchable, all notifying through the one conditional topic.
+    // Assess: every function has its alarms (a new function without them fails here).
+    const functions = Object.keys(
+      Object.fromEntries(resourcesOfType(template, 'AWS::Lambda::Function')),
+    );
+    expect(functions.map((name) => name.replace(/LambdaFunction$/, '')).sort()).toEqual(
+      [...FUNCTIONS].sort(),
+    );
+    // Exactly these alarms, all switchable, all notifying through the one conditional topic.
     expect(Object.keys(alarms).sort()).toEqual([...ALARMS].sort());
     for (const name of ALARMS) {
       expect(['TvmAlarms', 'TvmDeniedAnomaly', 'TvmDeniedStatic'], name).toContain(

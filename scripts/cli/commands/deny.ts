@@ -43,6 +43,11 @@ export async function add(
     `${p.green('✓')} denied ${principal(provider, subject)} ${term}: the TVM refuses it from its next request (403 denied_principal)`,
   );
   io.out(issuerLine(scope));
+  // A login session would outlive the entry's removal: ended now, not merely refused.
+  const ended = await deps
+    .openLoginSessions(options)
+    .endPrincipalSessions(scope.issuer, subject, deps.now());
+  io.out(`${p.green('✓')} ended ${ended} terminal login session(s) (tvm-login) of this principal`);
   io.out('  Credentials already issued stay valid until they expire; `revoke` ends them too.');
   return EXIT.ok;
 }

@@ -45,6 +45,7 @@ export async function revoke(
       denyList: deps.openDenyList(options),
       history: deps.openVendHistory(options),
       policies: deps.openIam(options, input.options['iam-profile']),
+      loginSessions: deps.openLoginSessions(options),
       now: () => deps.now(),
     },
   );
@@ -66,6 +67,11 @@ function printRevocation(
     `${p.green('✓')} deny list: ${who} ${would('is denied', 'would be denied')} until removed; the TVM refuses it from its next request`,
   );
   out(issuerLine({ issuer: result.denyEntry.issuer, providers: result.providers }));
+  if (result.loginSessionsEnded !== undefined) {
+    out(
+      `${p.green('✓')} terminal login sessions (tvm-login): ${result.loginSessionsEnded} ${would('ended', 'would be ended')}`,
+    );
+  }
   for (const { mappingId, roleArn } of result.plan.underivable) {
     out(
       `${p.yellow('warning:')} mapping ${mappingId} (${roleArn}): its sourceIdentity needs claims other than sub; only the values its audit records show are covered`,

@@ -36,6 +36,9 @@ const offline: CliDeps = {
   openIam: () => {
     throw new Error('IAM must not be called');
   },
+  openLoginSessions: () => {
+    throw new Error('the login sessions must not be opened');
+  },
   now: () => new Date('2030-06-01T10:00:00.000Z'),
 };
 
@@ -550,6 +553,10 @@ describe('revoke covers the principal, not one provider entry', () => {
         list: async () => [],
       }),
       openVendHistory: () => ({ vendedSessions: async () => [] }),
+      openLoginSessions: () => ({
+        endPrincipalSessions: async () => 0,
+        countPrincipalSessions: async () => 0,
+      }),
       openIam: () => ({
         caller: async () => ({ partition: 'aws', account: '123456789012' }),
         get: async () => undefined,

@@ -17,6 +17,7 @@ import { ID_PATTERN, STS_LIMITS } from '#shared/config/schema.ts';
 import { APP_ERROR_CODES, AUDIT_REASONS } from '#shared/errors.ts';
 import { health, handler as healthHandler } from '../../../functions/health/handler.ts';
 import { fakeContext, httpEvent } from '../../support/lambda-fakes.ts';
+import { cliPkce, type HttpAnswer, startLoginHarness } from '../../support/login-harness.ts';
 import {
   type CallOptions,
   type CallResult,
@@ -282,12 +283,16 @@ describe('docs/openapi.yaml', () => {
   it('is OpenAPI 3.1 with the v1 routes, SAML included', () => {
     expect(String(spec.openapi)).toMatch(/^3\.1\.\d+$/);
     expect(documentedRoutes().sort()).toEqual([
+      'DELETE /v1/login/session',
       'GET /v1/credentials',
       'GET /v1/health',
+      'GET /v1/login/roles',
       'GET /v1/saml/{provider}/login',
       'GET /v1/saml/{provider}/metadata',
       'POST /v1/cognito-identity',
       'POST /v1/credentials',
+      'POST /v1/login/credentials',
+      'POST /v1/login/token',
       'POST /v1/saml/{provider}/acs',
       'POST /v1/saml/{provider}/select',
     ]);
@@ -301,18 +306,38 @@ describe('docs/openapi.yaml', () => {
       'DELETE /v1/cognito-identity',
       'DELETE /v1/credentials',
       'DELETE /v1/health',
+      'DELETE /v1/login/credentials',
+      'DELETE /v1/login/roles',
+      'DELETE /v1/login/token',
       'GET /v1/cognito-identity',
+      'GET /v1/login/credentials',
+      'GET /v1/login/session',
+      'GET /v1/login/token',
       'GET /v1/saml/{provider}/acs',
       'HEAD /v1/cognito-identity',
       'HEAD /v1/credentials',
       'HEAD /v1/health',
+      'HEAD /v1/login/credentials',
+      'HEAD /v1/login/roles',
+      'HEAD /v1/login/session',
+      'HEAD /v1/login/token',
       'PATCH /v1/cognito-identity',
       'PATCH /v1/credentials',
       'PATCH /v1/health',
+      'PATCH /v1/login/credentials',
+      'PATCH /v1/login/roles',
+      'PATCH /v1/login/session',
+      'PATCH /v1/login/token',
       'POST /v1/health',
+      'POST /v1/login/roles',
+      'POST /v1/login/session',
       'PUT /v1/cognito-identity',
       'PUT /v1/credentials',
       'PUT /v1/health',
+      'PUT /v1/login/credentials',
+      'PUT /v1/login/roles',
+      'PUT /v1/login/session',
+      'PUT /v1/login/token',
     ]);
   });
 
@@ -601,6 +626,57 @@ describe('docs/openapi.yaml against the real credentials route', () => {
     } finally {
       await bare.stop();
     }
+  });
+});
+
+describe('docs/openapi.yaml against the real login routes', () => {
+  const asCall = (answer: HttpAnswer): CallResult => ({
+    status: answer.status,
+    headers: answer.headers,
+    body: answer.json,
+    raw: answer.body,
+  });
+
+  it('each /v1/login route answers as documented, success and refusal', async () => {
+    const h = startLoginHarness();
+    const pkce = cliPkce();
+    const code = await h.code(pkce);
+    const grant = {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: pkce.verifier,
+      redirect_uri: pkce.redirectUri,
+    };
+    const token = await h.token(grant);
+    expect(token.status).toBe(200);
+    expectDocumented('post', '/v1/login/token', asCall(token));
+    const replay = await h.token(grant);
+    expect(replay.status).toBe(400);
+    expectDocumented('post', '/v1/login/token', asCall(replay));
+    const handle = String(token.json.session);
+    const roles = await h.roles(handle);
+    expect(roles.status).toBe(200);
+    expectDocumented('get', '/v1/login/roles', asCall(roles));
+    const vended = await h.credentials(handle, { mapping: 'corp-reader' });
+    expect(vended.status).toBe(200);
+    expectDocumented('post', '/v1/login/credentials', asCall(vended));
+    const forbidden = await h.credentials(handle, { mapping: 'nope' });
+    expect(forbidden.status).toBe(403);
+    expectDocumented('post', '/v1/login/credentials', asCall(forbidden));
+    const ended = await h.logout(handle);
+    expect(ended.status).toBe(204);
+    expect(ended.headers['cache-control']).toBe('no-store');
+    for (const answer of [await h.roles(handle), await h.logout(handle)]) {
+      expect(answer.status).toBe(401);
+      expectDocumented('get', '/v1/login/roles', asCall(answer));
+    }
+    const started = await h.start({ target: 'cli', redirect_uri: 'https://evil.example/' });
+    expect(started.status).toBe(400);
+    expect(
+      Object.keys(
+        documentedResponse('get', '/v1/saml/{provider}/login', 400).content as JsonObject,
+      ),
+    ).toContain(started.headers['content-type']);
   });
 });
 

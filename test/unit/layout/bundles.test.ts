@@ -44,11 +44,27 @@ describe('lambda bundles', () => {
     ).toEqual([]);
   });
 
+  it('the login bundle has neither the OIDC authenticator nor SAML response validation', async () => {
+    // Act
+    const inputs = await bundleInputs('functions/login/handler.ts');
+
+    // Assess: a session is authenticated from the table, never from a token or an assertion.
+    expect(inputs.some((input) => input.endsWith('shared/login/session.ts'))).toBe(true);
+    expect(
+      inputs.filter((input) =>
+        /node_modules\/(jose|xml-crypto)\/|shared\/auth\/(oidc|jwks)\.ts$|shared\/saml\//.test(
+          input,
+        ),
+      ),
+    ).toEqual([]);
+  });
+
   it('no Lambda bundle reaches admin code or scripts', async () => {
     for (const entry of [
       'functions/credentials/handler.ts',
       'functions/saml/handler.ts',
       'functions/health/handler.ts',
+      'functions/login/handler.ts',
     ]) {
       const inputs = await bundleInputs(entry);
       expect(

@@ -1,0 +1,16 @@
+/** The login function's wiring from its environment: the core, and the code and session store. */
+import { coreMetrics, logger } from '#functions/http/observability.ts';
+import { lambdaDocumentClient } from '#shared/aws.ts';
+import type { LoginDeps } from '#shared/login/session.ts';
+import { DynamoLoginStore } from '#shared/login/store.ts';
+import { createIssueDeps } from '#shared/runtime.ts';
+import { tableNameFromEnv } from '#shared/store/table.ts';
+
+export function createLoginDeps(env: NodeJS.ProcessEnv = process.env): LoginDeps {
+  // One DynamoDB client for the core and the login store.
+  const documentClient = lambdaDocumentClient(env);
+  return {
+    core: createIssueDeps({ env, documentClient, logger, metrics: coreMetrics }),
+    store: new DynamoLoginStore(documentClient, tableNameFromEnv(env)),
+  };
+}
