@@ -92,6 +92,15 @@ export const AUTHENTICATION_REASONS = [
   'pkce_mismatch',
   'redirect_uri_mismatch',
   'session_invalid',
+  // The device flow (RFC 8628): the device code at the token route, the confirm page's token.
+  'device_code_invalid',
+  'device_code_expired',
+  'device_code_used',
+  'device_confirm_invalid',
+  'device_confirm_not_bound',
+  // The access portal: an action token unknown, used or expired, or posted with another session.
+  'portal_action_invalid',
+  'portal_action_not_bound',
 ] as const;
 
 /** 403: authenticated, but nothing allows this. */
@@ -105,6 +114,8 @@ export const FORBIDDEN_REASONS = [
   'policy_too_large',
   'role_not_asserted',
   'sts_misconfigured',
+  // The device flow: the person chose Deny on the confirm page.
+  'device_access_denied',
 ] as const;
 
 /** 400, 404, 405, 413, 415: the request itself is wrong. */
@@ -131,6 +142,10 @@ export const REQUEST_REASONS = [
   'invalid_redirect_uri',
   'pkce_required',
   'unsupported_grant_type',
+  // The device flow: a wrong user code, a poll before the interval, a login with an unknown device.
+  'user_code_invalid',
+  'device_slow_down',
+  'device_ref_invalid',
 ] as const;
 
 /** 429. */
@@ -139,6 +154,9 @@ export const RATE_LIMIT_REASONS = [
   'rate_limited_ip',
   // New guest identities of one identity pool, from all addresses.
   'rate_limited_pool',
+  // The device flow, per source address: starting device logins, and typing user codes (guessing).
+  'rate_limited_device_authorize',
+  'rate_limited_user_code',
 ] as const;
 
 /** 503 (and 500 for an STS answer we cannot classify): a dependency failed; fail closed. */
@@ -168,6 +186,16 @@ export const OUTCOME_REASONS = [
   'session_created',
   'roles_listed',
   'session_ended',
+  // The device flow's steps: started, code typed, confirm page shown, decided, polled too early.
+  'device_code_issued',
+  'device_code_entered',
+  'device_confirm_offered',
+  'device_approved',
+  'device_denied',
+  'device_authorization_pending',
+  // The access portal: a SAML login that opened a portal session (its cookie set), a page shown.
+  'portal_session_created',
+  'portal_viewed',
 ] as const;
 
 export type AuthFailureReason = (typeof AUTHENTICATION_REASONS)[number];

@@ -4,7 +4,9 @@
  */
 import { coreMetrics, logger } from '#functions/http/observability.ts';
 import { lambdaDocumentClient } from '#shared/aws.ts';
+import { DynamoDeviceStore } from '#shared/login/device-store.ts';
 import { DynamoLoginStore } from '#shared/login/store.ts';
+import { DynamoPortalStore } from '#shared/portal/store.ts';
 import { createIssueDeps } from '#shared/runtime.ts';
 import { AWS_FEDERATION_URL } from '#shared/saml/console.ts';
 import { ssmSigningKey } from '#shared/saml/signing-key.ts';
@@ -29,6 +31,8 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
     core: createIssueDeps({ env, documentClient, logger, metrics: coreMetrics }),
     state: new DynamoSamlStateStore(documentClient, tableNameFromEnv(env)),
     login: new DynamoLoginStore(documentClient, tableNameFromEnv(env)),
+    device: new DynamoDeviceStore(documentClient, tableNameFromEnv(env)),
+    portal: new DynamoPortalStore(documentClient, tableNameFromEnv(env)),
     ...(baseUrl === '' ? {} : { baseUrl }),
     federation: { url: federationUrl, timeoutMs: 3_000 },
     secureCookies: !baseUrl.startsWith('http://'),

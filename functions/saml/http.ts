@@ -6,8 +6,10 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
 import { auditRefusal, type IssueDeps } from '#shared/credentials/issue.ts';
-import { AppError, PayloadTooLargeError, ValidationError } from '#shared/errors.ts';
+import { AppError, PayloadTooLargeError, reasonOf, ValidationError } from '#shared/errors.ts';
+import type { DeviceStore } from '#shared/login/device-store.ts';
 import type { LoginStore } from '#shared/login/store.ts';
+import type { PortalStore } from '#shared/portal/store.ts';
 import type { SpUrls } from '#shared/saml/provider.ts';
 import { MAX_SAML_RESPONSE_BYTES } from '#shared/saml/response.ts';
 import type { SpSigningKey } from '#shared/saml/sp.ts';
@@ -20,6 +22,10 @@ export interface SamlDeps {
   state: SamlStateStore;
   /** Terminal logins' one-time codes (`target=cli`); without it such a login fails closed. */
   login?: LoginStore;
+  /** The device flow's state (`target=device`); without it such a login fails closed. */
+  device?: DeviceStore;
+  /** The access portal's action tokens (`target=portal`); without it the portal fails closed. */
+  portal?: PortalStore;
   /** The deployment's public base URL; derived from the request's API Gateway domain when unset. */
   baseUrl?: string;
   federation: { url: string; timeoutMs: number; fetch?: typeof fetch };
@@ -113,11 +119,27 @@ export function noStoreRedirect(
 }
 
 /** The generic HTML page for any refusal: the status and the request id, never the reason. */
-export function failurePage(deps: SamlDeps, error: unknown, requestId: string): HttpResult {
+export function failurePage(
+  deps: SamlDeps,
+  error: unknown,
+  requestId: string,
+  where: { providerId?: string; route?: string } = {},
+): HttpResult {
   const status = error instanceof AppError ? error.statusCode : 500;
   const retryAfter = error instanceof AppError ? error.retryAfterSeconds : undefined;
   if (status >= 500) {
     deps.core.logger.error('SAML request failed', { requestId, error: error as Error });
+  } else {
+    // The line OIDC refusals write, keyed by the id the page shows: no assertion content in it.
+    deps.core.logger.warn('request rejected', {
+      code: error instanceof AppError ? error.code : undefined,
+      status,
+      reason: reasonOf(error),
+      requestId,
+      provider: where.providerId,
+      route: where.route,
+      errorName: (error as { name?: unknown } | null)?.name,
+    });
   }
   const headers: Record<string, string> = {};
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);

@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpEvent, HttpResult } from '#functions/http/middleware.ts';
 import { problemResponse } from '#functions/http/problem-json.ts';
+import { auditRefusal } from '#shared/credentials/issue.ts';
 import { UpstreamError, ValidationError } from '#shared/errors.ts';
+import { consumeDeviceRef, type DeviceLogin } from '#shared/login/device.ts';
 import { type CliStart, parseCliStart } from '#shared/login/loopback.ts';
 import { OPAQUE_TOKEN, samlProviderOf } from '#shared/saml/login.ts';
 import { authnRequestUrl } from '#shared/saml/sp.ts';
@@ -21,6 +23,8 @@ import {
 function targetOf(event: HttpEvent): LoginTarget {
   const target = event.queryStringParameters?.target ?? 'console';
   if (target === 'console' || target === 'credentials' || target === 'cli') return target;
+  if (target === 'portal') return target;
+  if (target === 'device') return target;
   throw new ValidationError('invalid_target', { reason: 'invalid_target' });
 }
 
@@ -33,6 +37,36 @@ export async function login(
   const { config } = await deps.core.config.require();
   const provider = samlProviderOf(config, request.providerId);
   let cli: CliStart | undefined;
+  if (target === 'portal' && (provider.mode !== 'chained' || deps.login === undefined)) {
+    // A portal session vends with AssumeRole: native mode (AssumeRoleWithSAML) has no portal.
+    const error = new ValidationError('this provider has no portal', { reason: 'invalid_target' });
+    await auditRefusal(deps.core, request, error);
+    throw error;
+  }
+  let device: DeviceLogin | undefined;
+  if (target === 'device') {
+    // The browser's page (not JSON): the ref came from our own /v1/device redirect.
+    const devices = deps.device;
+    device = await (async () => {
+      try {
+        if (provider.mode !== 'chained' || deps.login === undefined || devices === undefined) {
+          throw new ValidationError('this provider has no device login', {
+            reason: 'invalid_target',
+          });
+        }
+        const ref = await consumeDeviceRef(
+          devices,
+          event.queryStringParameters?.device ?? '',
+          provider.id,
+          deps.core.now(),
+        );
+        return { deviceHash: ref.deviceHash, userCode: ref.userCode };
+      } catch (error) {
+        await auditRefusal(deps.core, request, error);
+        throw error;
+      }
+    })();
+  }
   if (target === 'cli') {
     try {
       cli = await auditedParse(deps, request, () => {
@@ -68,6 +102,7 @@ export async function login(
     relayStateHash: sha256Hex(relayState),
     browserHash: sha256Hex(browser),
     ...(cli === undefined ? {} : { cli }),
+    ...(device === undefined ? {} : { device }),
     expiresAt: Math.floor(deps.core.now().getTime() / 1000) + LOGIN_TTL_SECONDS,
   });
   const urls = request.urls(provider);

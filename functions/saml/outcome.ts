@@ -8,6 +8,7 @@ import { CODE_TTL_SECONDS, principalOf } from '#shared/login/store.ts';
 import { consoleDestination, consoleSignInUrl, FederationError } from '#shared/saml/console.ts';
 import type { SamlLoginContext } from '#shared/saml/login.ts';
 import { sha256Hex } from '#shared/saml/state.ts';
+import { deviceConfirmPage } from './device.ts';
 import {
   noStoreRedirect,
   randomToken,
@@ -17,6 +18,7 @@ import {
   SELECTION_TTL_SECONDS,
 } from './http.ts';
 import { chooserPage, credentialsPage, errorPage } from './pages.ts';
+import { openPortal } from './portal.ts';
 
 export async function renderSamlOutcome(
   deps: SamlDeps,
@@ -27,6 +29,12 @@ export async function renderSamlOutcome(
   const { identity, context } = outcome.login;
   const { provider, urls } = context;
   const native = context.vend.kind === 'assume-role-with-saml' ? context.vend : undefined;
+  if (outcome.kind === 'admitted' && context.device !== undefined) {
+    return deviceConfirmPage(deps, identity, { ...context, device: context.device }, requestId);
+  }
+  if (outcome.kind === 'admitted' && context.portal === true) {
+    return openPortal(deps, identity, provider, urls);
+  }
   if (outcome.kind === 'admitted') {
     const { cli } = context;
     if (cli === undefined || deps.login === undefined)

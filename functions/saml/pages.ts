@@ -38,7 +38,7 @@ h1{font-size:1.4rem}pre{background:#f2f3f3;padding:.8rem;overflow-x:auto;font-si
 fieldset{border:1px solid #d5dbdb;padding:1rem}label{display:block;margin:.4rem 0}
 button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}.muted{color:#5f6b7a;font-size:.9rem}`;
 
-function page(
+export function page(
   statusCode: number,
   title: string,
   body: string,

@@ -4,6 +4,7 @@
  *   GET  /v1/saml/{provider}/login      302 to the IdP with an AuthnRequest (?target=console|credentials)
  *   POST /v1/saml/{provider}/acs        the assertion ▸ issue() ▸ console / chooser / credentials
  *   POST /v1/saml/{provider}/select     the role chooser's answer
+ *   GET  /v1/portal, POST /v1/portal/actions|signout   the access portal (./portal.ts)
  * Every failure is a generic HTML page; the reason is in the audit record.
  */
 import type { Context } from 'aws-lambda';
@@ -17,6 +18,7 @@ import { acs } from './acs.ts';
 import { baseUrlOf, failurePage, type SamlDeps, type SamlRequest } from './http.ts';
 import { login } from './login.ts';
 import { metadata } from './metadata.ts';
+import { PORTAL_PATH, portalRoute } from './portal.ts';
 import { select } from './select.ts';
 
 const PATH = /\/v1\/saml\/([^/]+)\/(metadata|login|acs|select)$/;
@@ -25,7 +27,10 @@ export type { SamlDeps };
 
 export function samlRoute(deps: SamlDeps): HttpRoute {
   const federationOrigin = new URL(deps.federation.url).origin;
+  // The access portal is served here too: its session starts at this function's ACS.
+  const portal = portalRoute(deps);
   return async function samlHandler(event: HttpEvent, context: Context): Promise<HttpResult> {
+    if (PORTAL_PATH.test(event.rawPath ?? '')) return portal(event, context);
     const requestId = requestIdOf(event, context);
     const method = event.requestContext.http.method;
     const match = PATH.exec(event.rawPath ?? '');
@@ -58,7 +63,9 @@ export function samlRoute(deps: SamlDeps): HttpRoute {
       if (action === 'select') return await select(deps, request, event);
       throw new NotFoundError();
     } catch (error) {
-      return failurePage(deps, error, requestId);
+      // Only a well-formed provider id goes into the log line: the path is the client's.
+      const where = ID_PATTERN.test(providerId) ? { providerId, route: request.route } : {};
+      return failurePage(deps, error, requestId, where);
     }
   };
 }

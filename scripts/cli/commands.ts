@@ -23,6 +23,7 @@ import {
 import { importCognitoCommand } from './commands/import-cognito.ts';
 import { revoke } from './commands/revoke.ts';
 import { spMetadata } from './commands/saml.ts';
+import { samlCheck } from './commands/saml-check.ts';
 import { checkReason, checkSubject } from './principal.ts';
 
 /** Where the CLI reads from, for every command that reaches AWS. */
@@ -290,11 +291,65 @@ export const COMMANDS = [
         help: "the API's public URL (default $TVM_PUBLIC_BASE_URL)",
       },
       config: CONFIG_FILE,
+      'saml-key-parameter': {
+        type: 'string',
+        value: '<name>',
+        help: 'the SSM parameter of the SAML signing key (default $TVM_SAML_SIGNING_KEY_PARAMETER or /tvm/<stage>/saml-signing-key)',
+      },
       ...AWS,
     },
     summary: 'print the SP metadata XML to give the IdP admin (entity id, ACS URL, NameID formats)',
-    description: 'The SP entity id, ACS URL and login URL go to stderr, the XML to stdout.',
+    description:
+      'The SP entity id, ACS URL and login URL go to stderr, the XML to stdout. For a provider with signAuthnRequests it reads the signing key parameter, as the served metadata does, and says so plainly when it cannot.',
     run: spMetadata,
+  }),
+  command({
+    name: 'saml check',
+    args: [],
+    options: {
+      metadata: {
+        type: 'string',
+        value: '<url|file>',
+        required: true,
+        help: "the IdP's SAML metadata: its URL, or a file",
+      },
+      response: {
+        type: 'string',
+        value: '<file>',
+        help: "a SAMLResponse a user captured (the browser's form post to /acs, base64; or its XML)",
+      },
+      provider: {
+        type: 'string',
+        value: '<id>',
+        help: 'check against this SAML provider of the config (entity ids, certificates, attributeMap, mappings)',
+      },
+      config: CONFIG_FILE,
+      'base-url': {
+        type: 'string',
+        value: '<url>',
+        help: "the API's public URL, for the ACS URL (default $TVM_PUBLIC_BASE_URL)",
+      },
+      'posted-at': {
+        type: 'string',
+        value: '<time>',
+        help: 'when the browser posted the response (ISO 8601), to judge the IdP clock (default: now, or its IssueInstant when older)',
+      },
+      'idp-initiated': {
+        type: 'boolean',
+        help: 'the response came from a login started at the IdP (an app tile)',
+      },
+      format: {
+        type: 'choice',
+        choices: ['text', 'json'],
+        default: 'text',
+        help: 'text: one line per finding with its advice; json: the report',
+      },
+      ...AWS,
+    },
+    summary: 'say what TVM would refuse about an IdP, and which IdP setting to change',
+    description:
+      "Reads the IdP's metadata and, optionally, a captured SAMLResponse, and runs them through the ACS's own checks: unsigned assertions, SHA-1, Issuer, Audience, Destination, clock, encryption, NameID format, attributeMap and mappings. It never vends and prints no NameID or attribute value, only names and formats. Exit 1 when TVM would refuse something.",
+    run: samlCheck,
   }),
   command({
     name: 'revoke',

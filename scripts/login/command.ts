@@ -25,6 +25,8 @@ export interface LoginDeps {
   lockTiming: LockTiming;
   /** Per TVM request. */
   httpTimeoutMs: number;
+  /** Waits between device-flow polls (tests pass one that moves their clock instead). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface OptionSpec {

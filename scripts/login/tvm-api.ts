@@ -38,6 +38,25 @@ export interface LoginUrlParams {
 }
 
 export const SESSION_HANDLE = /^tvms_[A-Za-z0-9_-]{43}$/;
+const DEVICE_CODE = /^[A-Za-z0-9_-]{43}$/;
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+
+/** RFC 8628 §3.2, as checked. */
+export interface DeviceStart {
+  deviceCode: string;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete: string;
+  expiresIn: number;
+  interval: number;
+}
+
+/** One poll's answer (RFC 8628 §3.5). */
+export type DevicePoll =
+  | { kind: 'pending' }
+  | { kind: 'slow_down' }
+  | { kind: 'unavailable'; retryAfter: number | undefined }
+  | { kind: 'issued'; grant: SessionGrant };
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const ACCOUNT_ID = /^\d{12}$/;
@@ -113,6 +132,89 @@ export class TvmApi {
     const expiresAt = field(route, body, 'expires_at', isIsoDate);
     const provider = field(route, body, 'provider', (v) => v === this.target.provider);
     return { session, expiresAt, provider };
+  }
+
+  /** RFC 8628 §3.1: a device code and the user code for the person. */
+  async startDevice(): Promise<DeviceStart> {
+    const route = 'POST /v1/device/authorize';
+    const answer = await this.#request(route, '/v1/device/authorize', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ provider: this.target.provider }).toString(),
+    });
+    if (answer.status === 400) {
+      const error = typeof answer.body?.error === 'string' ? answer.body.error : 'invalid_request';
+      throw new LoginError(
+        'refused',
+        `the TVM at ${this.target.url} refused a device login for ${this.target.provider} (${safeWord(error)})`,
+      );
+    }
+    const body = this.#expectOk(route, answer);
+    // The page the person opens must be this TVM's: a printed link is what phishing swaps.
+    const ours = (v: unknown) =>
+      typeof v === 'string' && v.length < 512 && sameOrigin(v, this.target.url);
+    const seconds = (v: unknown) =>
+      Number.isInteger(v) && (v as number) > 0 && (v as number) <= 3600;
+    return {
+      deviceCode: field(
+        route,
+        body,
+        'device_code',
+        (v) => typeof v === 'string' && DEVICE_CODE.test(v),
+      ),
+      userCode: field(route, body, 'user_code', (v) => typeof v === 'string' && USER_CODE.test(v)),
+      verificationUri: field(route, body, 'verification_uri', ours),
+      verificationUriComplete: field(route, body, 'verification_uri_complete', ours),
+      expiresIn: field<number>(route, body, 'expires_in', seconds),
+      interval: field<number>(route, body, 'interval', seconds),
+    };
+  }
+
+  /** RFC 8628 §3.4: one poll. Pending and slow_down are answers; the others end the login. */
+  async pollDevice(deviceCode: string): Promise<DevicePoll> {
+    const route = 'POST /v1/device/token';
+    const answer = await this.#request(route, '/v1/device/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        device_code: deviceCode,
+      }).toString(),
+    });
+    const error = typeof answer.body?.error === 'string' ? answer.body.error : undefined;
+    if (answer.status === 400 && error === 'authorization_pending') return { kind: 'pending' };
+    if (answer.status === 400 && error === 'slow_down') return { kind: 'slow_down' };
+    if (answer.status === 429 || answer.status === 503) {
+      const retry = answer.headers.get('retry-after');
+      return {
+        kind: 'unavailable',
+        retryAfter: retry !== null && /^\d{1,4}$/.test(retry) ? Number(retry) : undefined,
+      };
+    }
+    const again = `run: ${loginCommand(this.target)} --device`;
+    if (answer.status === 400 && error === 'expired_token') {
+      throw new LoginError('login_timeout', `the code expired before anyone approved it; ${again}`);
+    }
+    if (answer.status === 400 && error === 'access_denied') {
+      throw new LoginError('login_failed', `the sign-in was denied in the browser; ${again}`);
+    }
+    if (answer.status === 400) {
+      throw new LoginError(
+        'login_failed',
+        `the TVM refused the device login (${safeWord(error ?? 'invalid_request')}); ${again}`,
+      );
+    }
+    const body = this.#expectOk(route, answer);
+    const session = field(
+      route,
+      body,
+      'session',
+      (v) => typeof v === 'string' && SESSION_HANDLE.test(v),
+    );
+    field(route, body, 'token_type', (v) => v === 'tvm-session');
+    const expiresAt = field(route, body, 'expires_at', isIsoDate);
+    const provider = field(route, body, 'provider', (v) => v === this.target.provider);
+    return { kind: 'issued', grant: { session, expiresAt, provider } };
   }
 
   async roles(session: string): Promise<{ roles: Role[]; expiresAt: string }> {
@@ -269,6 +371,14 @@ export class TvmApi {
       );
     }
     throw unexpected(route, `status ${status}`);
+  }
+}
+
+function sameOrigin(url: string, base: string): boolean {
+  try {
+    return new URL(url).origin === new URL(base).origin;
+  } catch {
+    return false;
   }
 }
 

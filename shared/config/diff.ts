@@ -9,7 +9,7 @@ export interface FieldChange {
 }
 
 export interface ConfigChange {
-  kind: 'provider' | 'mapping' | 'identityPool';
+  kind: 'provider' | 'mapping' | 'identityPool' | 'account';
   id: string;
   change: 'added' | 'removed' | 'changed';
   fields: FieldChange[];
@@ -62,5 +62,11 @@ export function diffConfigs(before: TvmConfig | undefined, after: TvmConfig): Co
     ...diffEntities('provider', before?.providers ?? [], after.providers),
     ...diffEntities('mapping', before?.mappings ?? [], after.mappings),
     ...diffEntities('identityPool', before?.identityPools ?? [], after.identityPools ?? []),
+    ...diffEntities('account', accountEntities(before?.accounts), accountEntities(after.accounts)),
   ];
+}
+
+/** `accounts` is keyed by account id: each entry diffs like an entity with that id. */
+function accountEntities(accounts: TvmConfig['accounts'] | undefined): { id: string }[] {
+  return Object.entries(accounts ?? {}).map(([id, account]) => ({ ...account, id }));
 }

@@ -131,6 +131,8 @@ export class DynamoConfigStore implements ConfigAdmin {
       providers: providers.sort(byOrder).map((item) => item.data),
       mappings: mappings.sort(byOrder).map((item) => item.data),
       identityPools: pools.sort(byOrder).map((item) => item.data),
+      // The account aliases are small: they travel on META (absent before they existed).
+      accounts: meta.accounts ?? {},
     };
     // The hash covers the bytes as applied, before parsing: a newer schema that fills in new
     // defaults must not make every older generation look tampered with.
@@ -279,6 +281,7 @@ export class DynamoConfigStore implements ConfigAdmin {
         version: config.version,
         hash,
         itemCount: items.length,
+        ...(Object.keys(config.accounts ?? {}).length === 0 ? {} : { accounts: config.accounts }),
         createdAt: this.#now().toISOString(),
         createdBy,
       },

@@ -242,7 +242,9 @@ export const SamlProviderSchema = z
     ambiguity: z
       .enum(['first', 'deny', 'choose'])
       .default('choose')
-      .describe('What to do when several mappings tie: `choose` shows the role chooser page.'),
+      .describe(
+        '`first` or `deny`: what to do when several mappings tie on the highest priority. `choose`: a browser login that matches more than one mapping, at any priority, gets the role chooser page (a request that cannot show it refuses a tie).',
+      ),
   })
   .describe('A SAML 2.0 identity provider posting to our ACS endpoint.');
 
@@ -504,6 +506,22 @@ export const IdentityPoolSchema = z
     'A Cognito-compatible identity pool (POST /v1/cognito-identity: GetId, GetCredentialsForIdentity), for authenticated identities and, when `guests` is set, guests.',
   );
 
+/** IAM's own account alias rule: 3-63 of a-z, 0-9 and "-", not starting or ending with "-". */
+const ACCOUNT_ALIAS = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
+
+export const AccountSchema = z
+  .strictObject({
+    alias: z
+      .string()
+      .regex(ACCOUNT_ALIAS, {
+        error:
+          'must be 3-63 characters of a-z, 0-9 and "-", not starting or ending with "-" (the rule of IAM account aliases)',
+      })
+      .optional()
+      .describe('A short name shown beside the account id, such as `prod`.'),
+  })
+  .describe('What the access portal shows for one AWS account.');
+
 export const ConfigFileSchema = z
   .strictObject({
     $schema: z.string().optional().describe('Editor hint; ignored by the TVM.'),
@@ -514,6 +532,15 @@ export const ConfigFileSchema = z
       .array(IdentityPoolSchema)
       .default([])
       .describe('Cognito-compatible identity pools; see docs/configuration.md.'),
+    accounts: z
+      .record(
+        z.string().regex(/^[0-9]{12}$/, { error: 'must be a 12-digit AWS account id' }),
+        AccountSchema,
+      )
+      .default({})
+      .describe(
+        'AWS accounts by id, for people: the access portal groups roles by account and shows the alias.',
+      ),
   })
   .meta({
     title: 'TVM configuration file',
@@ -529,6 +556,7 @@ export type SamlProvider = z.output<typeof SamlProviderSchema>;
 export type GuestProvider = z.output<typeof GuestProviderSchema>;
 export type Mapping = z.output<typeof MappingSchema>;
 export type IdentityPool = z.output<typeof IdentityPoolSchema>;
+export type Account = z.output<typeof AccountSchema>;
 export type MatchNode = z.output<typeof MatchNodeSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type SessionPolicy = z.output<typeof SessionPolicySchema>;

@@ -75,12 +75,16 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * An empty `identityPools` is left out of the hash: generations applied before pools existed
+ * An empty `identityPools` (or `accounts`) is left out of the hash: generations applied before they existed
  * keep their hash, and re-applying such a file reports "unchanged".
  */
 export function configHash(config: TvmConfig): string {
-  const { identityPools, ...rest } = config;
-  const hashed = identityPools === undefined || identityPools.length === 0 ? rest : config;
+  const { identityPools, accounts, ...rest } = config;
+  const hashed = {
+    ...rest,
+    ...(identityPools === undefined || identityPools.length === 0 ? {} : { identityPools }),
+    ...(accounts === undefined || Object.keys(accounts).length === 0 ? {} : { accounts }),
+  };
   return createHash('sha256').update(canonicalJson(hashed)).digest('hex');
 }
 

@@ -64,7 +64,7 @@ export interface LoginContext {
    * Stop once the guard passed, with this pending audit reason: the way in hands out something
    * other than credentials (a terminal login's one-time code), and nothing is decided or vended.
    */
-  readonly admitOnly?: 'cli_code_issued';
+  readonly admitOnly?: 'cli_code_issued' | 'device_confirm_offered' | 'portal_session_created';
 }
 
 export interface Login<C extends LoginContext = LoginContext> {

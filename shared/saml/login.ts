@@ -13,6 +13,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '#shared/errors.ts';
+import type { DeviceLogin } from '#shared/login/device.ts';
 import type { CliStart } from '#shared/login/loopback.ts';
 import {
   AWS_SAML_ENDPOINT,
@@ -43,6 +44,10 @@ export interface SamlLoginContext extends LoginContext {
   readonly assertionId: string;
   /** Target `cli`: where the one-time code goes, and the browser that finished the login. */
   readonly cli?: CliLogin;
+  /** Target `portal`: the edge opens a login session and sets its cookie; nothing is vended. */
+  readonly portal?: true;
+  /** Target `device`: the device the typed code named; the edge shows the confirm page. */
+  readonly device?: DeviceLogin;
 }
 
 export interface CliLogin extends CliStart {
@@ -72,6 +77,8 @@ function samlContext(
     /** Native mode: AssumeRoleWithSAML with this assertion, for the roles it lists. */
     native?: NativeVend;
     cli?: CliLogin;
+    portal?: boolean;
+    device?: DeviceLogin;
   },
 ): SamlLoginContext {
   const { native, cli } = fields;
@@ -95,6 +102,18 @@ function samlContext(
       : {
           cli: Object.freeze({ ...cli }),
           admitOnly: 'cli_code_issued' as const,
+          offerChoice: false,
+        }),
+    // A portal login stops at the guard too: the edge opens a login session, nothing is vended.
+    ...(fields.portal === true
+      ? { portal: true as const, admitOnly: 'portal_session_created' as const, offerChoice: false }
+      : {}),
+    // A device login stops at the guard: the person confirms on a page before anything is granted.
+    ...(fields.device === undefined
+      ? {}
+      : {
+          device: Object.freeze({ ...fields.device }),
+          admitOnly: 'device_confirm_offered' as const,
           offerChoice: false,
         }),
   };
@@ -151,6 +170,7 @@ export async function authenticateAssertion(
   }
   let target: LoginTarget;
   let cli: CliLogin | undefined;
+  let device: DeviceLogin | undefined;
   if (verified.inResponseTo !== undefined) {
     const pending = await services.state.consumeLogin(
       verified.inResponseTo,
@@ -173,6 +193,17 @@ export async function authenticateAssertion(
       }
       cli = { ...pending.cli, browserHash: pending.browserHash };
     }
+    // A portal session vends with AssumeRole; native mode has none (refused at /login too).
+    if (target === 'portal' && native) {
+      throw new ValidationError('invalid_target', { reason: 'invalid_target' });
+    }
+    if (target === 'device') {
+      // A device session vends with AssumeRole; native mode has none (refused at /login too).
+      if (pending.device === undefined || native) {
+        throw new ValidationError('invalid_target', { reason: 'invalid_target' });
+      }
+      device = { ...pending.device };
+    }
   } else {
     // IdP-initiated (validateSamlResponse refused it unless allowIdpInitiated).
     if (OPAQUE_TOKEN.test(posted.relayState)) throw new AuthenticationError('relay_state_invalid');
@@ -186,6 +217,8 @@ export async function authenticateAssertion(
       assertionId: verified.id,
       offerChoice: true,
       ...(cli === undefined ? {} : { cli }),
+      ...(target === 'portal' ? { portal: true } : {}),
+      ...(device === undefined ? {} : { device }),
       ...(native && cli === undefined
         ? {
             native: nativeVend(

@@ -2,13 +2,17 @@
  * The SP's AuthnRequest signing key pair, for providers that set `signAuthnRequests`. It is a
  * secret, so it lives in SSM Parameter Store as a SecureString (never in config, the table or
  * the environment) and is read on first use, then kept in memory for a few minutes so that a
- * rotation is picked up without a deploy.
+ * rotation is picked up without a deploy. A missing parameter is remembered for 30 s at most, so
+ * that creating it takes effect on the next login after that, not minutes later.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { SpSigningKey } from './sp.ts';
 
 export class SigningKeyError extends Error {}
+
+/** How long "the parameter does not exist" is believed: the next login after this reads again. */
+export const MISSING_KEY_RETRY_MS = 30_000;
 
 /** The parameter's JSON: `{"privateKey": "<PEM>", "certificate": "<PEM>"}`, a matching pair. */
 export function parseSigningKey(text: string): SpSigningKey {
@@ -39,14 +43,16 @@ export function parseSigningKey(text: string): SpSigningKey {
 
 /**
  * A loader for the key in `parameterName`: undefined when the parameter does not exist (signed
- * logins then fail closed), an error when it exists but is unusable.
+ * logins then fail closed), an error when it exists but is unusable. A key found is kept for
+ * `ttlMs`; a missing one for `missingTtlMs` (default: the shorter of `ttlMs` and 30 s).
  */
 export function ssmSigningKey(
   ssm: SSMClient | (() => Promise<SSMClient>),
   parameterName: string,
-  options: { ttlMs: number; now?: () => number },
+  options: { ttlMs: number; missingTtlMs?: number; now?: () => number },
 ): () => Promise<SpSigningKey | undefined> {
   const now = options.now ?? Date.now;
+  const missingTtlMs = Math.min(options.missingTtlMs ?? MISSING_KEY_RETRY_MS, options.ttlMs);
   let cached: { key: SpSigningKey | undefined; until: number } | undefined;
   let client: SSMClient | undefined;
   return async () => {
@@ -65,7 +71,7 @@ export function ssmSigningKey(
       if (!(error instanceof ParameterNotFound)) throw error;
       key = undefined;
     }
-    cached = { key, until: now() + options.ttlMs };
+    cached = { key, until: now() + (key === undefined ? missingTtlMs : options.ttlMs) };
     return key;
   };
 }

@@ -8,11 +8,12 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Claims } from '#shared/auth/identity.ts';
+import type { DeviceLogin } from '#shared/login/device.ts';
 import type { CliStart } from '#shared/login/loopback.ts';
 import type { AssertedRole } from './provider.ts';
 
 /** `cli`: a terminal login (`tvm-login`), answered with a one-time code on its loopback. */
-export type LoginTarget = 'console' | 'credentials' | 'cli';
+export type LoginTarget = 'console' | 'credentials' | 'cli' | 'portal' | 'device';
 
 export interface PendingLogin {
   provider: string;
@@ -26,6 +27,8 @@ export interface PendingLogin {
   browserHash: string;
   /** Target `cli`: where the code goes, the CLI's state, and its PKCE challenge. */
   cli?: CliStart;
+  /** Target `device`: the device a typed user code named (RFC 8628), and that code for the page. */
+  device?: DeviceLogin;
   /** Epoch seconds. */
   expiresAt: number;
 }

@@ -123,6 +123,37 @@ describe('tvm CLI against moto', () => {
     });
   });
 
+  it('keeps accounts and identity pools through apply and export, and diffs account aliases', async () => {
+    // Prepare: every optional top-level section a generation can carry.
+    const config = {
+      ...sampleConfig(2),
+      accounts: { '123456789012': { alias: 'prod' } },
+      identityPools: [
+        {
+          id: 'eu-west-1:0f0c1ab2-3c4d-4e5f-8a9b-0123456789ab',
+          providers: [{ provider: 'mobile' }],
+        },
+      ],
+    };
+    await tvm(['config', 'apply', writeConfig('full.yaml', config)], table.env);
+    const renamed = { ...config, accounts: { '123456789012': { alias: 'production' } } };
+
+    // Act
+    const exported = await tvm(['config', 'export', '--format', 'json'], table.env);
+    const diff = await tvm(['config', 'diff', writeConfig('renamed.yaml', renamed)], table.env);
+    const again = await tvm(['config', 'diff', writeConfig('same.yaml', config)], table.env);
+
+    // Assess: the stored generation loads (its hash checks out) and carries both sections.
+    expect(exported.code, exported.err).toBe(EXIT.ok);
+    expect(JSON.parse(exported.out)).toMatchObject({
+      accounts: config.accounts,
+      identityPools: [{ id: config.identityPools[0]?.id }],
+    });
+    expect(diff.out).toContain('~ account 123456789012');
+    expect(diff.out).toContain('alias: "prod" → "production"');
+    expect(again.out).not.toContain('account');
+  });
+
   it('diff and apply --dry-run show field-level changes and write nothing', async () => {
     await tvm(['config', 'apply', writeConfig('v1.yaml', sampleConfig(2, 'v1'))], table.env);
     const before = await tableItems(table);

@@ -69,6 +69,7 @@ export interface LoginHarness {
     provider?: Record<string, unknown>;
     mappings?: Record<string, unknown>[];
     providers?: Record<string, unknown>[];
+    accounts?: Record<string, unknown>;
   }): void;
   call(call: HttpCall): Promise<HttpAnswer>;
   /** GET /v1/saml/corp/login with these query parameters. */
@@ -99,6 +100,8 @@ export function startLoginHarness(
     mappings?: Record<string, unknown>[];
     /** Extra providers after the SAML one (e.g. a second IdP). */
     providers?: Record<string, unknown>[];
+    /** The top-level `accounts` (aliases the portal shows). */
+    accounts?: Record<string, unknown>;
     logger?: Log;
   } = {},
 ): LoginHarness {
@@ -109,6 +112,7 @@ export function startLoginHarness(
   const build = (given: typeof options) => {
     const raw = samlConfig(given.provider, given.mappings) as { providers: unknown[] };
     raw.providers.push(...(given.providers ?? []));
+    if (given.accounts !== undefined) (raw as Record<string, unknown>).accounts = given.accounts;
     const validated = validateConfig(raw, { stage: 'local', now: clock.now });
     if (!validated.ok) {
       throw new Error(`login harness config invalid: ${JSON.stringify(validated.problems)}`);

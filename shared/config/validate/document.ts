@@ -16,6 +16,7 @@ import {
   type TvmConfig,
 } from '#shared/config/schema.ts';
 import { ConfigInvalidError, type ConfigProblem } from '#shared/errors.ts';
+import { checkAccounts } from './accounts.ts';
 import { checkMapping } from './mappings.ts';
 import { type Finding, isRecord, type Report } from './messages.ts';
 import { checkIdentityPools } from './pools.ts';
@@ -171,6 +172,7 @@ export function validateConfig(input: unknown, options: ValidateOptions): Valida
     mappings.map(({ value }) => value),
     report,
   );
+  if (parsed.success) checkAccounts(parsed.data.accounts, report);
 
   if (parsed.success && findings.length === 0) return { ok: true, config: parsed.data };
   const seen = new Set<string>();

@@ -58,6 +58,7 @@ describe('tvm CLI help', () => {
       'deny remove',
       'deny list',
       'saml sp-metadata',
+      'saml check',
       'revoke',
       'audit list',
       'audit key',

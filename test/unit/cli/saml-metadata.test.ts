@@ -2,13 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseXml } from '#shared/xml/dom.ts';
 import { type CliDeps, EXIT, runCli } from '../../../scripts/cli/main.ts';
-import { samlConfig } from '../../support/saml-harness.ts';
+import { fixtureText, samlConfig } from '../../support/saml-harness.ts';
 
-const files: Record<string, string> = { 'tvm.config.yaml': stringify(samlConfig()) };
+const files: Record<string, string> = {
+  'tvm.config.yaml': stringify(samlConfig()),
+  'signed.yaml': stringify(samlConfig({ signAuthnRequests: true })),
+};
+
+/** What Parameter Store answers the CLI: a value, undefined (no such parameter), or an error. */
+let parameterAnswer: () => Promise<string | undefined> = async () => {
+  throw new Error('SSM must not be read for a provider without signAuthnRequests');
+};
+const parameterReads: string[] = [];
 
 function deps(env: Record<string, string> = {}): CliDeps {
   return {
     env,
+    openDoctor: () => ({
+      aws: {
+        getParameter: (name: string) => {
+          parameterReads.push(name);
+          return parameterAnswer();
+        },
+      } as never,
+      fetch: globalThis.fetch,
+    }),
     readFile: (path) => {
       const text = files[path];
       if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
@@ -72,5 +90,71 @@ describe('tvm saml sp-metadata', () => {
     const noBase = await spMetadata(['corp', '--config', 'tvm.config.yaml']);
     expect(noBase.code).toBe(EXIT.usage);
     expect(noBase.err).toContain('needs --base-url');
+  });
+});
+
+describe('tvm saml sp-metadata: AuthnRequestsSigned as the served metadata says it', () => {
+  const signed = (extra: string[] = []) =>
+    spMetadata([
+      'corp',
+      '--config',
+      'signed.yaml',
+      '--base-url',
+      'https://tvm.example.com',
+      ...extra,
+    ]);
+  const pair = JSON.stringify({
+    privateKey: fixtureText('keys/attacker.key'),
+    certificate: fixtureText('keys/attacker.crt'),
+  });
+  const signsAttr = (xml: string) =>
+    parseXml(xml)
+      .documentElement.getElementsByTagNameNS(
+        'urn:oasis:names:tc:SAML:2.0:metadata',
+        'SPSSODescriptor',
+      )[0]
+      ?.getAttribute('AuthnRequestsSigned');
+
+  it('says true, with the certificate, when the parameter holds the key pair', async () => {
+    parameterAnswer = async () => pair;
+    parameterReads.length = 0;
+    const result = await signed(['--stage', 'prod']);
+    expect(result.code).toBe(EXIT.ok);
+    expect(signsAttr(result.out)).toBe('true');
+    expect(result.out).toContain('<md:KeyDescriptor use="signing">');
+    expect(result.out).not.toContain('PRIVATE KEY');
+    expect(parameterReads).toEqual(['/tvm/prod/saml-signing-key']);
+    expect(result.err).toContain('AuthnRequestsSigned:       true');
+  });
+
+  it('says false, and why, when the parameter does not exist', async () => {
+    parameterAnswer = async () => undefined;
+    const result = await signed(['--saml-key-parameter', '/custom/key']);
+    expect(result.code).toBe(EXIT.ok);
+    expect(signsAttr(result.out)).toBe('false');
+    expect(result.err).toContain('/custom/key does not exist');
+    expect(result.err).toContain('signed logins fail closed');
+  });
+
+  it('says plainly that it cannot know when the parameter cannot be read', async () => {
+    parameterAnswer = async () => {
+      throw new Error('AccessDeniedException: not authorized to perform ssm:GetParameter');
+    };
+    const result = await signed();
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.err).toContain('cannot know AuthnRequestsSigned');
+    expect(result.err).toContain('https://tvm.example.com/v1/saml/corp/metadata');
+    // The XML says it too, for whoever only keeps stdout; and it still parses.
+    expect(result.out).toMatch(/^<\?xml[^>]*\?>\n<!-- cannot know AuthnRequestsSigned/);
+    expect(signsAttr(result.out)).toBe('false');
+  });
+
+  it('refuses (exit 1, no XML) a parameter whose key and certificate do not match', async () => {
+    parameterAnswer = async () =>
+      JSON.stringify({ ...JSON.parse(pair), certificate: fixtureText('keys/idp.crt') });
+    const result = await signed();
+    expect(result.code).toBe(EXIT.invalid);
+    expect(result.out).toBe('');
+    expect(result.err).toContain('does not match');
   });
 });
