@@ -12,6 +12,7 @@ import type { Login } from '#shared/credentials/login.ts';
 import { AuthenticationError, ForbiddenError } from '#shared/errors.ts';
 import {
   authenticateSession,
+  endSession,
   type LoginDeps,
   type LoginSessionContext,
   sessionProvider,
@@ -253,24 +254,12 @@ export async function signOut(
   request: AuditContext,
   posted: Omit<PostedAction, 'target'>,
 ): Promise<void> {
-  const { core } = deps;
-  let login: Login<LoginSessionContext> | undefined;
   try {
-    await spendAction({ pages: deps.pages, now: core.now }, { ...posted, target: SIGN_OUT });
-    const { config } = await loadConfig(core);
-    const handle = posted.handle ?? '';
-    login = await authenticateSession({ store: deps.store, now: core.now }, handle, config);
-    if (!(await deps.store.endSession(sha256Hex(handle), core.now()))) {
-      throw new AuthenticationError('session_invalid');
-    }
-    await writeAudit(core, request, 'session_ended', login.identity);
+    await spendAction({ pages: deps.pages, now: deps.core.now }, { ...posted, target: SIGN_OUT });
   } catch (error) {
-    await auditRefusal(
-      core,
-      request,
-      error,
-      login === undefined ? {} : { identity: login.identity },
-    );
+    await auditRefusal(deps.core, request, error);
     throw error;
   }
+  // Then exactly what the CLI's logout does, with its one audit record.
+  await endSession(deps, request, posted.handle ?? '');
 }

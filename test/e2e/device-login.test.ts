@@ -6,135 +6,35 @@
  * Then: Deny, slow_down, a device code used twice, a confirm form replayed, user-code guessing
  * past the limit (last: its counter is per address and stays for the window).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SamlProvider } from '#shared/config/schema.ts';
-import { spUrls } from '#shared/saml/provider.ts';
-import { spMetadataXml } from '#shared/saml/sp.ts';
-import { buildLauncher } from '../../scripts/login/build.ts';
-import { launchChromium } from '../support/browser.ts';
-import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
-import {
-  freePort,
-  type GroupProcess,
-  groupAlive,
-  killGroup,
-  repoRoot,
-  runCommand,
-  spawnGroup,
-} from '../support/process.ts';
-import {
-  type SimpleSamlIdp,
-  signInAtSimpleSamlIdp,
-  startSimpleSamlIdp,
-} from '../support/saml-idp.ts';
-
-const ACCOUNT = '123456789012';
-
-/** The first `node` on PATH that is not the project's own: the launcher must not need Node 24. */
-function machineNode(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '' || dir.startsWith(repoRoot)) continue;
-    if (existsSync(path.join(dir, 'node'))) return path.join(dir, 'node');
-  }
-  return '/usr/bin/node';
-}
+import { type GroupProcess, killGroup, runCommand, spawnGroup } from '../support/process.ts';
+import { signInAtSimpleSamlIdp } from '../support/saml-idp.ts';
+import { startTvmLoginStack, type TvmLoginStack } from '../support/tvm-login-stack.ts';
 
 describe('tvm-login login --device: SimpleSAMLphp in Chromium on the verification page, serverless-offline, moto', () => {
+  let stack: TvmLoginStack;
   let work: string;
   let launcher: string;
-  let idp: SimpleSamlIdp;
-  let tvm: LocalTvm;
   let offline: GroupProcess;
   let browser: Browser;
-  let stopBrowser: () => Promise<void>;
   let base: string;
-  let awsConfig: string;
   let cache: string;
   /** Every secret seen on the way, checked against every log at the end. */
   const secrets = new Set<string>();
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'tvm-login-device-e2e-'));
-    cache = path.join(work, 'tvm-login');
-    awsConfig = path.join(work, 'aws', 'config');
-    ({ outfile: launcher } = await buildLauncher(path.join(work, 'bin', 'tvm-login.mjs')));
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    const spEntityId = `${base}/v1/saml/corp/metadata`;
-    idp = await startSimpleSamlIdp({
-      spEntityId,
-      acsUrl: `${base}/v1/saml/corp/acs`,
-      spMetadataXml: spMetadataXml(
-        { spEntityId, signAuthnRequests: false } as SamlProvider,
-        spUrls(base, { id: 'corp' }),
-      ),
-    });
-    const idpMetadata = await idp.metadataXml();
-    tvm = await startLocalTvm({
-      offline: true,
-      httpPort,
-      config: () => ({
-        version: 1,
-        providers: [
-          {
-            id: 'corp',
-            type: 'saml',
-            entityId: idp.entityId,
-            ssoUrl: idp.ssoUrl,
-            metadataXml: idpMetadata,
-            spEntityId,
-            attributeMap: { groups: 'groups', email: 'email' },
-            claims: { groups: { type: 'list' }, email: { type: 'string' } },
-            consoleRegion: 'eu-west-1',
-          },
-        ],
-        mappings: [
-          {
-            id: 'corp-admin',
-            provider: 'corp',
-            description: 'Administrators',
-            priority: 20,
-            match: { claim: 'groups', op: 'contains', value: 'aws-admins' },
-            roleArn: `arn:aws:iam::${ACCOUNT}:role/tvm/corp-admin`,
-          },
-          {
-            id: 'corp-reader',
-            provider: 'corp',
-            description: 'Read-only',
-            priority: 10,
-            match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
-            roleArn: `arn:aws:iam::${ACCOUNT}:role/tvm/corp-reader`,
-          },
-        ],
-      }),
-      env: { TVM_PUBLIC_BASE_URL: base },
-    });
-    offline = tvm.offline as GroupProcess;
-    ({ browser, stop: stopBrowser } = await launchChromium());
+    stack = await startTvmLoginStack('tvm-login-device-e2e-');
+    ({ work, launcher, offline, browser, base, cache } = stack);
   }, 180_000);
 
   afterAll(async () => {
-    await stopBrowser?.();
-    const pid = offline?.pid;
-    await tvm?.stop();
-    await idp?.stop();
-    if (pid !== undefined) expect(groupAlive(pid)).toBe(false);
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    if (stack !== undefined) expect(await stack.stop()).toBe(true);
   });
 
-  /** What a user's shell would have: the machine's Node first, no AWS keys, our files. */
-  const userEnv = (): NodeJS.ProcessEnv => ({
-    PATH: [path.dirname(machineNode()), '/usr/bin', '/bin'].join(path.delimiter),
-    HOME: work,
-    TVM_LOGIN_HOME: cache,
-    AWS_CONFIG_FILE: awsConfig,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'aws', 'credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  const userEnv = (): NodeJS.ProcessEnv => stack.userEnv();
   const target = () => ['--url', base, '--provider', 'corp'];
 
   const form = (fields: Record<string, string>) => ({

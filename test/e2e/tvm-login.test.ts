@@ -7,44 +7,16 @@
  * `credential_process`. Then the refresh after expiry (no browser), and the one-line message
  * after `tvm deny add`.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SamlProvider } from '#shared/config/schema.ts';
-import { spUrls } from '#shared/saml/provider.ts';
-import { spMetadataXml } from '#shared/saml/sp.ts';
 import { defaultDeps, runCli } from '../../scripts/cli/main.ts';
 import { venvBin } from '../../scripts/local/aws-stack.ts';
-import { buildLauncher } from '../../scripts/login/build.ts';
-import { launchChromium } from '../support/browser.ts';
-import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
-import {
-  freePort,
-  type GroupProcess,
-  groupAlive,
-  killGroup,
-  repoRoot,
-  runCommand,
-  spawnGroup,
-} from '../support/process.ts';
-import {
-  type SimpleSamlIdp,
-  signInAtSimpleSamlIdp,
-  startSimpleSamlIdp,
-} from '../support/saml-idp.ts';
-
-const ACCOUNT = '123456789012';
-
-/** The first `node` on PATH that is not the project's own: the launcher must not need Node 24. */
-function machineNode(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '' || dir.startsWith(repoRoot)) continue;
-    if (existsSync(path.join(dir, 'node'))) return path.join(dir, 'node');
-  }
-  return '/usr/bin/node';
-}
+import type { LocalTvm } from '../support/local-tvm.ts';
+import { type GroupProcess, killGroup, runCommand, spawnGroup } from '../support/process.ts';
+import { type SimpleSamlIdp, signInAtSimpleSamlIdp } from '../support/saml-idp.ts';
+import { ACCOUNT, startTvmLoginStack, type TvmLoginStack } from '../support/tvm-login-stack.ts';
 
 const BOTOCORE = `
 import json, sys, boto3
@@ -53,13 +25,13 @@ print(json.dumps(session.client('sts', endpoint_url=sys.argv[2]).get_caller_iden
 `;
 
 describe('tvm-login: SimpleSAMLphp in Chromium, serverless-offline, moto, botocore credential_process', () => {
+  let stack: TvmLoginStack;
   let work: string;
   let launcher: string;
   let idp: SimpleSamlIdp;
   let tvm: LocalTvm;
   let offline: GroupProcess;
   let browser: Browser;
-  let stopBrowser: () => Promise<void>;
   let base: string;
   let awsConfig: string;
   let cache: string;
@@ -67,83 +39,15 @@ describe('tvm-login: SimpleSAMLphp in Chromium, serverless-offline, moto, botoco
   const secrets = new Set<string>();
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'tvm-login-e2e-'));
-    cache = path.join(work, 'tvm-login');
-    awsConfig = path.join(work, 'aws', 'config');
-    ({ outfile: launcher } = await buildLauncher(path.join(work, 'bin', 'tvm-login.mjs')));
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    const spEntityId = `${base}/v1/saml/corp/metadata`;
-    idp = await startSimpleSamlIdp({
-      spEntityId,
-      acsUrl: `${base}/v1/saml/corp/acs`,
-      spMetadataXml: spMetadataXml(
-        { spEntityId, signAuthnRequests: false } as SamlProvider,
-        spUrls(base, { id: 'corp' }),
-      ),
-    });
-    const idpMetadata = await idp.metadataXml();
-    tvm = await startLocalTvm({
-      offline: true,
-      httpPort,
-      config: () => ({
-        version: 1,
-        providers: [
-          {
-            id: 'corp',
-            type: 'saml',
-            entityId: idp.entityId,
-            ssoUrl: idp.ssoUrl,
-            metadataXml: idpMetadata,
-            spEntityId,
-            attributeMap: { groups: 'groups', email: 'email' },
-            claims: { groups: { type: 'list' }, email: { type: 'string' } },
-            consoleRegion: 'eu-west-1',
-          },
-        ],
-        mappings: [
-          {
-            id: 'corp-admin',
-            provider: 'corp',
-            description: 'Administrators',
-            priority: 20,
-            match: { claim: 'groups', op: 'contains', value: 'aws-admins' },
-            roleArn: `arn:aws:iam::${ACCOUNT}:role/tvm/corp-admin`,
-          },
-          {
-            id: 'corp-reader',
-            provider: 'corp',
-            description: 'Read-only',
-            priority: 10,
-            match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
-            roleArn: `arn:aws:iam::${ACCOUNT}:role/tvm/corp-reader`,
-          },
-        ],
-      }),
-      env: { TVM_PUBLIC_BASE_URL: base },
-    });
-    offline = tvm.offline as GroupProcess;
-    ({ browser, stop: stopBrowser } = await launchChromium());
+    stack = await startTvmLoginStack('tvm-login-e2e-');
+    ({ work, launcher, idp, tvm, offline, browser, base, awsConfig, cache } = stack);
   }, 180_000);
 
   afterAll(async () => {
-    await stopBrowser?.();
-    const pid = offline?.pid;
-    await tvm?.stop();
-    await idp?.stop();
-    if (pid !== undefined) expect(groupAlive(pid)).toBe(false);
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    if (stack !== undefined) expect(await stack.stop()).toBe(true);
   });
 
-  /** What a user's shell would have: the machine's Node first, no AWS keys, our files. */
-  const userEnv = (): NodeJS.ProcessEnv => ({
-    PATH: [path.dirname(machineNode()), '/usr/bin', '/bin'].join(path.delimiter),
-    HOME: work,
-    TVM_LOGIN_HOME: cache,
-    AWS_CONFIG_FILE: awsConfig,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'aws', 'credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  const userEnv = (): NodeJS.ProcessEnv => stack.userEnv();
   const tvmLogin = (args: string[]) =>
     runCommand(launcher, args, { cwd: work, env: userEnv(), timeoutMs: 30_000 });
   const botocore = (profile: string) =>
