@@ -58,6 +58,7 @@ export const AUTHENTICATION_REASONS = [
   'xml_comment',
   'not_a_response',
   'encrypted_assertion_unsupported',
+  'assertion_undecryptable',
   'assertion_count',
   'assertion_misplaced',
   'signature_misplaced',

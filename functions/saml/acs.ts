@@ -45,7 +45,15 @@ export async function acs(
     baseUrl: request.baseUrl,
   };
   const outcome = await issue(deps.core, request, (config) =>
-    authenticateAssertion({ state: deps.state, now: deps.core.now }, posted, config),
+    authenticateAssertion(
+      {
+        state: deps.state,
+        now: deps.core.now,
+        ...(deps.decryptionKey === undefined ? {} : { decryptionKey: deps.decryptionKey }),
+      },
+      posted,
+      config,
+    ),
   );
   return renderSamlOutcome(deps, outcome, request);
 }

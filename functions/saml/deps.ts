@@ -25,6 +25,9 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
   }
   const baseUrl = env.TVM_PUBLIC_BASE_URL ?? '';
   const keyParameter = env.TVM_SAML_SIGNING_KEY_PARAMETER ?? '';
+  const decryptionParameter = env.TVM_SAML_DECRYPTION_KEY_PARAMETER ?? '';
+  const ssmClient = async () =>
+    new (await import('@aws-sdk/client-ssm')).SSMClient({ maxAttempts: 2 });
   // One DynamoDB client for the core and the login state.
   const documentClient = lambdaDocumentClient(env);
   return {
@@ -39,11 +42,15 @@ export function createSamlDeps(env: NodeJS.ProcessEnv = process.env): SamlDeps {
     ...(keyParameter === ''
       ? {}
       : {
-          signingKey: ssmSigningKey(
-            async () => new (await import('@aws-sdk/client-ssm')).SSMClient({ maxAttempts: 2 }),
-            keyParameter,
-            { ttlMs: 300_000 },
-          ),
+          signingKey: ssmSigningKey(ssmClient, keyParameter, { ttlMs: 300_000 }),
+        }),
+    ...(decryptionParameter === ''
+      ? {}
+      : {
+          decryptionKey: ssmSigningKey(ssmClient, decryptionParameter, {
+            ttlMs: 300_000,
+            label: 'decryption',
+          }),
         }),
   };
 }

@@ -31,6 +31,8 @@ export interface SamlDeps {
   federation: { url: string; timeoutMs: number; fetch?: typeof fetch };
   /** The SP request-signing key, for providers that set `signAuthnRequests`. */
   signingKey?: () => Promise<SpSigningKey | undefined>;
+  /** The SP decryption key pair, for providers that set `decryptAssertions`. */
+  decryptionKey?: () => Promise<SpSigningKey | undefined>;
   /** Cookies get `Secure` unless the local stage serves plain http. */
   secureCookies: boolean;
   random?: (bytes: number) => string;

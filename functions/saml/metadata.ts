@@ -8,9 +8,10 @@ export async function metadata(deps: SamlDeps, request: SamlRequest): Promise<Ht
   const { config } = await deps.core.config.require();
   const provider = samlProviderOf(config, request.providerId);
   const signingKey = provider.signAuthnRequests ? await deps.signingKey?.() : undefined;
+  const decryptionKey = provider.decryptAssertions ? await deps.decryptionKey?.() : undefined;
   return {
     statusCode: 200,
     headers: { 'content-type': 'application/samlmetadata+xml', 'cache-control': 'max-age=300' },
-    body: spMetadataXml(provider, request.urls(provider), signingKey),
+    body: spMetadataXml(provider, request.urls(provider), signingKey, decryptionKey?.certificate),
   };
 }

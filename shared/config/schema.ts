@@ -211,6 +211,12 @@ export const SamlProviderSchema = z
       .optional()
       .describe('Region of the AWS console sign-in URL.'),
     signAuthnRequests: z.boolean().default(false),
+    decryptAssertions: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Accept one EncryptedAssertion, decrypted with the SP decryption key from SSM; the decrypted assertion must be signed.',
+      ),
     wantResponseSigned: z
       .boolean()
       .default(false)

@@ -90,7 +90,9 @@ const ADVICE: Readonly<Record<string, string>> = {
   recipient_mismatch: 'set the ACS URL (Reply URL, SSO URL) to the expected URL exactly',
   audience_mismatch: "set the SP entity id (Audience) to the provider's spEntityId exactly",
   encrypted_assertion_unsupported:
-    'turn assertion encryption off (Encrypt assertions): TVM does not decrypt assertions yet',
+    'set decryptAssertions: true on the provider and create its SP decryption key (docs/saml.md, "Encrypted assertions"), or turn assertion encryption off (Encrypt assertions)',
+  assertion_undecryptable:
+    'have the IdP encrypt to the encryption certificate of our SP metadata with AES-GCM or AES-CBC and RSA-OAEP (rsa-oaep-mgf1p, SHA-1 digest; not RSA 1.5); this check never reads the SP decryption key, so capture one response with encryption off to check the rest',
   missing_subject: 'release a NameID (a stable one: email address or persistent)',
   in_response_to_missing:
     'set allowIdpInitiated: true, or point the app tile at the login URL <base>/v1/saml/<provider>/login',
@@ -556,7 +558,10 @@ function refusal(
     destination_mismatch: `Destination is ${quoted([seen.destination])}, expected "${acs}"`,
     recipient_mismatch: `Recipient is ${quoted([seen.recipient])}, expected "${acs}"`,
     audience_mismatch: `Audience is ${quoted(seen.audiences)}, expected "${provider.spEntityId}"`,
-    encrypted_assertion_unsupported: 'the assertion is encrypted (EncryptedAssertion)',
+    encrypted_assertion_unsupported:
+      'the assertion is encrypted (EncryptedAssertion), and the provider does not set decryptAssertions',
+    assertion_undecryptable:
+      'the assertion is encrypted: this check cannot decrypt it, so nothing inside it was checked',
     missing_subject: 'the assertion has no NameID',
     in_response_to_missing:
       'the login was started by the IdP (no InResponseTo) and the provider does not set allowIdpInitiated',

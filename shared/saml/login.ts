@@ -25,6 +25,7 @@ import {
   spUrls,
 } from './provider.ts';
 import { samlRefusal, validateSamlResponse } from './response.ts';
+import type { SpSigningKey } from './sp.ts';
 import {
   type LoginTarget,
   type PendingSelection,
@@ -57,6 +58,8 @@ export interface CliLogin extends CliStart {
 export interface SamlLoginServices {
   state: SamlStateStore;
   now(): Date;
+  /** The SP decryption key pair, for providers that set `decryptAssertions`. */
+  decryptionKey?: () => Promise<SpSigningKey | undefined>;
 }
 
 /** The SAML provider of the path, or a 404 (an OIDC provider has no SAML endpoints). */
@@ -156,11 +159,16 @@ export async function authenticateAssertion(
   const provider = samlProviderOf(config, posted.providerId);
   const urls = spUrls(posted.baseUrl, provider);
   const native = provider.mode === 'native';
+  // Read only for a provider that decrypts; undefined fails closed in validateSamlResponse.
+  const decryptionKey = provider.decryptAssertions
+    ? (await services.decryptionKey?.())?.privateKey
+    : undefined;
   const verified = await validateSamlResponse(posted.samlResponse, provider, {
     // Native mode: the IdP addresses the assertion to AWS, which checks it again.
     acsUrls: native ? [urls.acs, AWS_SAML_ENDPOINT] : [urls.acs],
     audiences: [provider.spEntityId],
     certificates: pinnedCertificates(provider),
+    ...(decryptionKey === undefined ? {} : { decryptionKey }),
     now: services.now(),
   });
   // Single use, even for two posts racing: a conditional put of the assertion id.

@@ -6,6 +6,7 @@
  * from the posted document (DESIGN.md §7.2).
  */
 import { Buffer } from 'node:buffer';
+import { XMLSerializer } from '@xmldom/xmldom';
 import type { SignedXml as SignedXmlClass } from 'xml-crypto';
 import type { SamlProvider } from '#shared/config/schema.ts';
 import {
@@ -29,6 +30,8 @@ import {
 
 /** Entra ID with a few hundred groups is ~60 KB of base64; past this nobody's IdP sent it. */
 export const MAX_SAML_RESPONSE_BYTES = 128 * 1024;
+/** A decrypted assertion larger than this is refused before it is parsed. */
+export const MAX_DECRYPTED_ASSERTION_BYTES = 64 * 1024;
 
 export const ALGORITHMS = {
   excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
@@ -53,6 +56,16 @@ const SHA1_SIGNATURE_METHODS: ReadonlySet<string> = new Set([
 ]);
 const SHA1_DIGEST_METHODS: ReadonlySet<string> = new Set([...DIGEST_METHODS, ALGORITHMS.sha1]);
 const TRANSFORMS: ReadonlySet<string> = new Set([ALGORITHMS.enveloped, ALGORITHMS.excC14n]);
+const XENC = 'http://www.w3.org/2001/04/xmlenc#';
+/** What the IdPs use; no 3DES, and no other mode xml-encryption might also accept. */
+const CONTENT_ENCRYPTION: ReadonlySet<string> = new Set([
+  `${XENC}aes128-cbc`,
+  `${XENC}aes256-cbc`,
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+]);
+/** RSA-OAEP only: RSA PKCS#1 v1.5 key transport is a Bleichenbacher oracle. */
+const KEY_TRANSPORT: ReadonlySet<string> = new Set([`${XENC}rsa-oaep-mgf1p`]);
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 /** SAML core §1.3.3: times are UTC, `Z`, no offset. */
@@ -89,6 +102,8 @@ export interface ResponseExpectations {
   audiences: readonly string[];
   /** Pinned IdP signing certificates (PEM); KeyInfo in the document is never used. */
   certificates: readonly string[];
+  /** The SP decryption private key (PEM), for a provider with `decryptAssertions`. */
+  decryptionKey?: string;
   now: Date;
 }
 
@@ -123,13 +138,14 @@ function time(value: string | undefined, what: string): Date | undefined {
 
 interface DocumentScan {
   assertions: Element[];
+  encrypted: Element[];
   signatures: Element[];
   ids: Map<string, number>;
 }
 
 /** One pass over the document: comments, encrypted assertions, assertions, signatures, ids. */
-function scanDocument(document: Document): DocumentScan {
-  const scan: DocumentScan = { assertions: [], signatures: [], ids: new Map() };
+function scanDocument(document: Document, decrypts: boolean): DocumentScan {
+  const scan: DocumentScan = { assertions: [], encrypted: [], signatures: [], ids: new Map() };
   for (const node of walk(document)) {
     if (node.nodeType === 8) throw samlRefusal('xml_comment');
     if (node.nodeType === 7 && (node as ProcessingInstruction).target !== 'xml') {
@@ -138,7 +154,8 @@ function scanDocument(document: Document): DocumentScan {
     if (node.nodeType !== 1) continue;
     const element = node as Element;
     if (isElement(element, NS.assertion, 'EncryptedAssertion')) {
-      throw samlRefusal('encrypted_assertion_unsupported');
+      if (!decrypts) throw samlRefusal('encrypted_assertion_unsupported');
+      scan.encrypted.push(element);
     }
     if (isElement(element, NS.assertion, 'Assertion')) scan.assertions.push(element);
     if (isElement(element, NS.dsig, 'Signature')) scan.signatures.push(element);
@@ -420,6 +437,101 @@ function readAssertion(
   };
 }
 
+type XmlEncryption = typeof import('xml-encryption')['default'];
+/** xml-encryption is loaded by the first encrypted response only. */
+let xmlEncryption: XmlEncryption | undefined;
+async function loadXmlEncryption(): Promise<XmlEncryption> {
+  xmlEncryption ??= (await import('xml-encryption')).default;
+  return xmlEncryption;
+}
+
+/** Every way decryption can fail is this one refusal, with no detail: no padding or parse oracle. */
+function undecryptable(): AuthenticationError {
+  return samlRefusal('assertion_undecryptable');
+}
+
+/** Local names xml-encryption looks up by local name alone, in any namespace. */
+const XENC_NAMES = [
+  'EncryptedData',
+  'EncryptedKey',
+  'EncryptionMethod',
+  'CipherData',
+  'CipherValue',
+];
+
+/**
+ * The layout and algorithms of one EncryptedAssertion, checked before any key is used: one
+ * EncryptedData and one EncryptedKey, each with one EncryptionMethod and one CipherValue, so that
+ * xml-encryption (which picks the first match by local name) uses exactly what was checked here.
+ */
+function checkEncryptedShape(encrypted: Element): void {
+  const found = new Map<string, Element[]>(XENC_NAMES.map((name) => [name, []]));
+  for (const node of walk(encrypted)) {
+    if (node.nodeType !== 1) continue;
+    const element = node as Element;
+    const list = found.get(element.localName);
+    if (list === undefined) continue;
+    if (element.namespaceURI !== XENC) throw undecryptable();
+    list.push(element);
+  }
+  const counts = XENC_NAMES.map((name) => found.get(name)?.length ?? 0);
+  if (counts.join() !== '1,1,2,2,2') throw undecryptable();
+  const [encryptedData] = found.get('EncryptedData') ?? [];
+  const [encryptedKey] = found.get('EncryptedKey') ?? [];
+  if (encryptedData?.parentNode !== encrypted || encryptedKey === undefined) throw undecryptable();
+  const method = (parent: Element) => {
+    const element = onlyChild(parent, XENC, 'EncryptionMethod');
+    return element === undefined ? '' : (attribute(element, 'Algorithm') ?? '');
+  };
+  if (!CONTENT_ENCRYPTION.has(method(encryptedData))) throw undecryptable();
+  if (!KEY_TRANSPORT.has(method(encryptedKey))) throw undecryptable();
+}
+
+/** The decrypted assertion as its own document, or the one refusal. */
+async function decryptAssertion(encrypted: Element, key: string | undefined): Promise<string> {
+  if (key === undefined) throw samlRefusal('assertion_undecryptable', 'no SP decryption key');
+  checkEncryptedShape(encrypted);
+  const library = await loadXmlEncryption();
+  const xml = new XMLSerializer().serializeToString(encrypted);
+  const plain = await new Promise<string | undefined>((resolve) => {
+    try {
+      library.decrypt(
+        xml,
+        { key, disallowDecryptionWithInsecureAlgorithm: true, warnInsecureAlgorithm: false },
+        (error, result) => resolve(error ? undefined : result),
+      );
+    } catch {
+      resolve(undefined);
+    }
+  });
+  if (
+    typeof plain !== 'string' ||
+    Buffer.byteLength(plain, 'utf8') > MAX_DECRYPTED_ASSERTION_BYTES
+  ) {
+    throw undecryptable();
+  }
+  return plain;
+}
+
+/** The decrypted assertion parsed: one saml:Assertion root and nothing else, or the one refusal. */
+function parseDecrypted(plain: string): Document {
+  if (/<!DOCTYPE|<!ENTITY/i.test(plain)) throw undecryptable();
+  let document: Document;
+  try {
+    document = parseXml(plain);
+  } catch {
+    throw undecryptable();
+  }
+  const roots = childElements(document);
+  if (roots.length !== 1 || !isElement(document.documentElement, NS.assertion, 'Assertion')) {
+    throw undecryptable();
+  }
+  for (let node = document.firstChild; node !== null; node = node.nextSibling) {
+    if (node.nodeType === 3 && (node.nodeValue ?? '').trim() !== '') throw undecryptable();
+  }
+  return document;
+}
+
 /**
  * The whole validation of one posted SAMLResponse (base64 as posted). Throws AuthenticationError
  * with a SamlFailureReason, or PayloadTooLargeError. InResponseTo and replay are checked against
@@ -432,7 +544,7 @@ export async function validateSamlResponse(
 ): Promise<VerifiedAssertion> {
   const SignedXml = await loadSignedXml();
   try {
-    return validate(SignedXml, encoded, provider, expect);
+    return await validate(SignedXml, encoded, provider, expect);
   } catch (error) {
     // Anything a library throws on hostile input is a refusal, never a 500 (or a success).
     if (error instanceof AppError) throw error;
@@ -440,12 +552,31 @@ export async function validateSamlResponse(
   }
 }
 
-function validate(
+/** The signatures of `scan` sit directly under `assertion` or `response`, at most one each. */
+function placeSignatures(
+  scan: DocumentScan,
+  assertion: Element | undefined,
+  response: Element | undefined,
+): { assertionSignature: Element | undefined; responseSignature: Element | undefined } {
+  let assertionSignature: Element | undefined;
+  let responseSignature: Element | undefined;
+  for (const signature of scan.signatures) {
+    const owner = signature.parentNode;
+    if (assertion !== undefined && owner === assertion && assertionSignature === undefined) {
+      assertionSignature = signature;
+    } else if (response !== undefined && owner === response && responseSignature === undefined) {
+      responseSignature = signature;
+    } else throw samlRefusal('signature_misplaced');
+  }
+  return { assertionSignature, responseSignature };
+}
+
+async function validate(
   SignedXml: typeof SignedXmlClass,
   encoded: string,
   provider: SamlProvider,
   expect: ResponseExpectations,
-): VerifiedAssertion {
+): Promise<VerifiedAssertion> {
   const xml = decodeSamlResponse(encoded);
   // No DTDs at all: no external entities (no outbound fetch) and no entity expansion bombs.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw samlRefusal('doctype_not_allowed');
@@ -461,49 +592,81 @@ function validate(
       throw samlRefusal('malformed_response', 'text outside the root element');
     }
   }
-  const scan = scanDocument(document);
+  const scan = scanDocument(document, provider.decryptAssertions);
   const response = document.documentElement;
   if (!isElement(response, NS.protocol, 'Response')) throw samlRefusal('not_a_response');
 
-  // Exactly one assertion, a direct child of the Response: every wrapping variant moves or adds one.
-  const [assertion] = scan.assertions;
-  if (assertion === undefined || scan.assertions.length !== 1) throw samlRefusal('assertion_count');
-  if (assertion.parentNode !== response) throw samlRefusal('assertion_misplaced');
-
-  // Signatures only directly under the Assertion or the Response, at most one each.
-  let assertionSignature: Element | undefined;
-  let responseSignature: Element | undefined;
-  for (const signature of scan.signatures) {
-    const owner = signature.parentNode;
-    if (owner === assertion && assertionSignature === undefined) assertionSignature = signature;
-    else if (owner === response && responseSignature === undefined) responseSignature = signature;
-    else throw samlRefusal('signature_misplaced');
-  }
-  if (assertionSignature === undefined) throw samlRefusal('assertion_unsigned');
-  if (provider.wantResponseSigned && responseSignature === undefined) {
-    throw samlRefusal('response_unsigned');
-  }
-  checkSignatureShape(assertionSignature, assertion, scan, provider.allowSha1);
-  if (responseSignature !== undefined) {
-    checkSignatureShape(responseSignature, response, scan, provider.allowSha1);
-  }
-
-  if (responseSignature !== undefined) {
-    verifySignature(
+  let signedXml: string;
+  if (scan.encrypted.length === 0) {
+    // Exactly one assertion, a direct child of the Response: every wrapping variant moves or adds one.
+    const [assertion] = scan.assertions;
+    if (assertion === undefined || scan.assertions.length !== 1) {
+      throw samlRefusal('assertion_count');
+    }
+    if (assertion.parentNode !== response) throw samlRefusal('assertion_misplaced');
+    // Signatures only directly under the Assertion or the Response, at most one each.
+    const { assertionSignature, responseSignature } = placeSignatures(scan, assertion, response);
+    if (assertionSignature === undefined) throw samlRefusal('assertion_unsigned');
+    if (provider.wantResponseSigned && responseSignature === undefined) {
+      throw samlRefusal('response_unsigned');
+    }
+    checkSignatureShape(assertionSignature, assertion, scan, provider.allowSha1);
+    if (responseSignature !== undefined) {
+      checkSignatureShape(responseSignature, response, scan, provider.allowSha1);
+      verifySignature(
+        SignedXml,
+        xml,
+        responseSignature,
+        expect.certificates,
+        checkedMethods(responseSignature),
+      );
+    }
+    signedXml = verifySignature(
       SignedXml,
       xml,
-      responseSignature,
+      assertionSignature,
       expect.certificates,
-      checkedMethods(responseSignature),
+      checkedMethods(assertionSignature),
+    );
+  } else {
+    // One EncryptedAssertion and no plain one: two would let a reader and a verifier disagree.
+    const [encrypted] = scan.encrypted;
+    if (encrypted === undefined || scan.encrypted.length !== 1 || scan.assertions.length !== 0) {
+      throw samlRefusal('assertion_count');
+    }
+    if (encrypted.parentNode !== response) throw samlRefusal('assertion_misplaced');
+    const { responseSignature } = placeSignatures(scan, undefined, response);
+    if (provider.wantResponseSigned && responseSignature === undefined) {
+      throw samlRefusal('response_unsigned');
+    }
+    // A signed Response covers the ciphertext: verified before any decryption is tried.
+    if (responseSignature !== undefined) {
+      checkSignatureShape(responseSignature, response, scan, provider.allowSha1);
+      verifySignature(
+        SignedXml,
+        xml,
+        responseSignature,
+        expect.certificates,
+        checkedMethods(responseSignature),
+      );
+    }
+    const plain = await decryptAssertion(encrypted, expect.decryptionKey);
+    const inner = parseDecrypted(plain);
+    // Every check of a plain assertion, on the decrypted one: it must carry its own signature.
+    const innerScan = scanDocument(inner, false);
+    const assertion = inner.documentElement;
+    if (innerScan.assertions.length !== 1) throw samlRefusal('assertion_count');
+    const { assertionSignature } = placeSignatures(innerScan, assertion, undefined);
+    if (assertionSignature === undefined) throw samlRefusal('assertion_unsigned');
+    checkSignatureShape(assertionSignature, assertion, innerScan, provider.allowSha1);
+    signedXml = verifySignature(
+      SignedXml,
+      plain,
+      assertionSignature,
+      expect.certificates,
+      checkedMethods(assertionSignature),
     );
   }
-  const signedXml = verifySignature(
-    SignedXml,
-    xml,
-    assertionSignature,
-    expect.certificates,
-    checkedMethods(assertionSignature),
-  );
 
   checkEnvelope(response, provider, expect);
   const verified = readAssertion(signedXml, provider, expect);

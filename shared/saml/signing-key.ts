@@ -15,17 +15,17 @@ export class SigningKeyError extends Error {}
 export const MISSING_KEY_RETRY_MS = 30_000;
 
 /** The parameter's JSON: `{"privateKey": "<PEM>", "certificate": "<PEM>"}`, a matching pair. */
-export function parseSigningKey(text: string): SpSigningKey {
+export function parseSigningKey(text: string, label = 'signing'): SpSigningKey {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new SigningKeyError('the SAML signing key parameter is not JSON');
+    throw new SigningKeyError(`the SAML ${label} key parameter is not JSON`);
   }
   const { privateKey, certificate } = (value ?? {}) as Record<string, unknown>;
   if (typeof privateKey !== 'string' || typeof certificate !== 'string') {
     throw new SigningKeyError(
-      'the SAML signing key parameter needs privateKey and certificate (PEM)',
+      `the SAML ${label} key parameter needs privateKey and certificate (PEM)`,
     );
   }
   let matches = false;
@@ -34,10 +34,10 @@ export function parseSigningKey(text: string): SpSigningKey {
     matches = new X509Certificate(certificate).checkPrivateKey(key);
   } catch {
     throw new SigningKeyError(
-      'the SAML signing key parameter holds an unreadable key or certificate',
+      `the SAML ${label} key parameter holds an unreadable key or certificate`,
     );
   }
-  if (!matches) throw new SigningKeyError('the SAML signing certificate does not match its key');
+  if (!matches) throw new SigningKeyError(`the SAML ${label} certificate does not match its key`);
   return { privateKey, certificate };
 }
 
@@ -49,7 +49,8 @@ export function parseSigningKey(text: string): SpSigningKey {
 export function ssmSigningKey(
   ssm: SSMClient | (() => Promise<SSMClient>),
   parameterName: string,
-  options: { ttlMs: number; missingTtlMs?: number; now?: () => number },
+  /** `label`: which key, in errors (the decryption key has the same shape and loader). */
+  options: { ttlMs: number; missingTtlMs?: number; now?: () => number; label?: string },
 ): () => Promise<SpSigningKey | undefined> {
   const now = options.now ?? Date.now;
   const missingTtlMs = Math.min(options.missingTtlMs ?? MISSING_KEY_RETRY_MS, options.ttlMs);
@@ -66,7 +67,10 @@ export function ssmSigningKey(
         new GetParameterCommand({ Name: parameterName, WithDecryption: true }),
         { abortSignal: AbortSignal.timeout(2_000) },
       );
-      key = Parameter?.Value === undefined ? undefined : parseSigningKey(Parameter.Value);
+      key =
+        Parameter?.Value === undefined
+          ? undefined
+          : parseSigningKey(Parameter.Value, options.label);
     } catch (error) {
       if (!(error instanceof ParameterNotFound)) throw error;
       key = undefined;

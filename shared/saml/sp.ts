@@ -51,6 +51,8 @@ export function spMetadataXml(
   provider: SamlProvider,
   urls: SpUrls,
   signingKey?: SpSigningKey,
+  /** The SP encryption certificate (PEM), for a provider with `decryptAssertions`. */
+  encryptionCertificate?: string,
 ): string {
   const signs = provider.signAuthnRequests && signingKey !== undefined;
   const keyDescriptor = signs
@@ -59,13 +61,20 @@ export function spMetadataXml(
     </md:KeyDescriptor>
 `
     : '';
+  const encryptionDescriptor =
+    provider.decryptAssertions && encryptionCertificate !== undefined
+      ? `    <md:KeyDescriptor use="encryption">
+      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certificateBody(encryptionCertificate)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>
+`
+      : '';
   const formats = NAME_ID_FORMATS.map(
     (format) => `    <md:NameIDFormat>${format}</md:NameIDFormat>\n`,
   ).join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${xml(provider.spEntityId)}">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="${signs}" WantAssertionsSigned="true">
-${keyDescriptor}${formats}    <md:AssertionConsumerService index="1" isDefault="true" Binding="${HTTP_POST}" Location="${xml(urls.acs)}"/>
+${keyDescriptor}${encryptionDescriptor}${formats}    <md:AssertionConsumerService index="1" isDefault="true" Binding="${HTTP_POST}" Location="${xml(urls.acs)}"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 `;

@@ -228,15 +228,16 @@ describe('serverless package (prod, offline, no AWS credentials)', () => {
     expect(resources).toHaveLength(1);
     expect(resources[0]).toMatch(/:role\/tvm\/\*"\}?$/);
 
-    // Parameter Store: only GetParameter, only the SAML signing key of this stage.
+    // Parameter Store: only GetParameter, only the SAML signing and decryption keys of this stage.
     const ssm = statements.filter((statement) =>
       asArray(statement.Action).some((action) => action.startsWith('ssm:')),
     );
     expect(ssm).toHaveLength(1);
     expect(asArray(ssm[0]?.Action)).toEqual(['ssm:GetParameter']);
     const parameters = asArray(ssm[0]?.Resource).map((resource) => JSON.stringify(resource));
-    expect(parameters).toHaveLength(1);
+    expect(parameters).toHaveLength(2);
     expect(parameters[0]).toMatch(/:parameter\/tvm\/prod\/saml-signing-key"\}?$/);
+    expect(parameters[1]).toMatch(/:parameter\/tvm\/prod\/saml-decryption-key"\}?$/);
   });
 
   it('answers CORS for exactly the prod allowlist of origins (none by default), methods and headers', async () => {

@@ -48,6 +48,8 @@ const OIDC_CLIENT = 'tvm-cli';
 const IDP_INITIATED_NAME = 'tvm';
 /** serverless.yml: samlSigningKeyParameter for the local stage. */
 const SIGNING_KEY_PARAMETER = '/tvm/local/saml-signing-key';
+/** serverless.yml: samlDecryptionKeyParameter for the local stage. */
+const DECRYPTION_KEY_PARAMETER = '/tvm/local/saml-decryption-key';
 const ACCOUNT = '123456789012';
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/tvm/${name}`;
 
@@ -95,6 +97,12 @@ function tvmConfig(keycloak: string, base: string, idpMetadata: string): unknown
         spEntityId: `${base}/v1/saml/kc-saml-signed/metadata`,
         signAuthnRequests: true,
       },
+      {
+        id: 'kc-saml-enc',
+        ...saml,
+        spEntityId: `${base}/v1/saml/kc-saml-enc/metadata`,
+        decryptAssertions: true,
+      },
     ],
     mappings: [
       ...['kc-oidc', 'kc-saml'].flatMap((provider) => [
@@ -115,6 +123,14 @@ function tvmConfig(keycloak: string, base: string, idpMetadata: string): unknown
           roleArn: role('kc-reader'),
         },
       ]),
+      {
+        id: 'kc-saml-enc-reader',
+        provider: 'kc-saml-enc',
+        description: 'Read-only',
+        priority: 10,
+        match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
+        roleArn: role('kc-reader'),
+      },
       {
         id: 'kc-saml-signed-reader',
         provider: 'kc-saml-signed',
@@ -171,6 +187,7 @@ describe.skipIf(!prerequisites.ok)(`TVM with Keycloak ${KEYCLOAK_VERSION}`, () =
   let stopBrowser: () => Promise<void>;
   let samlClient: SamlClient;
   let signedClient: SamlClient;
+  let encClient: SamlClient;
   let spCertificate: string;
   let oidcRedirect: string;
   let cliMetadata: string;
@@ -234,6 +251,15 @@ describe.skipIf(!prerequisites.ok)(`TVM with Keycloak ${KEYCLOAK_VERSION}`, () =
         Overwrite: true,
       }),
     );
+    // The decryption key pair, its own, as docs/saml.md makes it.
+    await ssm.send(
+      new PutParameterCommand({
+        Name: DECRYPTION_KEY_PARAMETER,
+        Value: JSON.stringify(await spSigningPair()),
+        Type: 'SecureString',
+        Overwrite: true,
+      }),
+    );
     ssm.destroy();
 
     // The SAML clients come from our metadata, as the guide says: what `tvm saml sp-metadata`
@@ -252,9 +278,19 @@ describe.skipIf(!prerequisites.ok)(`TVM with Keycloak ${KEYCLOAK_VERSION}`, () =
     expect(signedMetadata.status).toBe(200);
     samlClient = await importSamlClient(admin, REALM, cliMetadata);
     signedClient = await importSamlClient(admin, REALM, await signedMetadata.text());
-    for (const client of [samlClient, signedClient]) {
+    const encMetadata = await (await fetch(`${base}/v1/saml/kc-saml-enc/metadata`)).text();
+    expect(encMetadata).toContain('<md:KeyDescriptor use="encryption">');
+    encClient = await importSamlClient(admin, REALM, encMetadata);
+    for (const client of [samlClient, signedClient, encClient]) {
       await addSamlMappers(admin, REALM, client.id);
     }
+    // xml-encryption 3.1.0 does RSA-OAEP with SHA-1 only (it reads no xmlenc#sha256 digest), and
+    // not the XML Encryption 1.1 rsa-oaep: the guide sets both on the client.
+    await setClientAttributes(admin, REALM, encClient.id, {
+      'saml.client.signature': 'false',
+      'saml.encryption.keyAlgorithm': 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+      'saml.encryption.digestMethod': 'http://www.w3.org/2000/09/xmldsig#sha1',
+    });
     // The settings the guide lists: unsigned requests need "Client signature required" off.
     await setClientAttributes(admin, REALM, samlClient.id, {
       'saml.client.signature': 'false',
@@ -549,6 +585,33 @@ describe.skipIf(!prerequisites.ok)(`TVM with Keycloak ${KEYCLOAK_VERSION}`, () =
         accessKeyId: session?.sessionId ?? '',
         secretAccessKey: session?.sessionKey ?? '',
         sessionToken: session?.sessionToken ?? '',
+      });
+      expect(arn).toMatch(/assumed-role\/kc-reader\//);
+    });
+  }, 90_000);
+
+  it('SAML encrypted assertions: "Encrypt assertions" from our metadata, decrypted by the TVM', async () => {
+    // Assess the import: our metadata's encryption certificate turned encryption on.
+    expect(encClient.imported['saml.encrypt']).toBe('true');
+    await withContext(async (page) => {
+      // Act
+      await page.goto(`${base}/v1/saml/kc-saml-enc/login?target=credentials`);
+      await signInAtKeycloak(page, 'bob', 'bob-pass');
+      await page.waitForSelector(
+        'h1:has-text("Your AWS credentials"), h1:has-text("Sign-in failed")',
+      );
+      const requestId = (await page.textContent('main code')) ?? '';
+      const failed = audits().find((audit) => audit.requestId === requestId);
+      // Assess
+      expect(failed?.reason, 'the encrypted login was refused').toBeUndefined();
+      const profile = (await page.textContent('#profile')) ?? '';
+      const value = (key: string) => new RegExp(`${key} = (\\S+)`).exec(profile)?.[1] ?? '';
+      secrets.push(value('aws_secret_access_key'), value('aws_session_token'));
+      expect(profile).toContain('[kc-saml-enc-reader]');
+      const arn = await callerArn({
+        accessKeyId: value('aws_access_key_id'),
+        secretAccessKey: value('aws_secret_access_key'),
+        sessionToken: value('aws_session_token'),
       });
       expect(arn).toMatch(/assumed-role\/kc-reader\//);
     });

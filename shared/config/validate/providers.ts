@@ -178,6 +178,13 @@ function checkSamlProvider(
     checkCertificate(pem, [...path, 'certificates', index], 'certificate', now, report);
   });
   if (hasMetadata) checkMetadataXml(provider, [...path, 'metadataXml'], now, report);
+  // AWS, not the TVM, reads a native-mode assertion, and it would get the ciphertext.
+  if (provider.decryptAssertions && provider.mode === 'native') {
+    report(
+      [...path, 'decryptAssertions'],
+      'is not supported for a provider in "native" mode: AssumeRoleWithSAML receives the assertion as posted; use mode "chained"',
+    );
+  }
 
   const attributeOf = new Map<string, string>();
   for (const [attribute, claim] of Object.entries(provider.attributeMap)) {

@@ -139,7 +139,7 @@ describe('saml check: in the words of the IdP settings', () => {
       `expected "${SAML_TEST.acsUrl}"`,
       'set the ACS URL (Reply URL, SSO URL)',
     ],
-    ['invalid/encrypted-assertion.xml', 'encrypted', 'turn assertion encryption off'],
+    ['invalid/encrypted-assertion.xml', 'decryptAssertions', 'set decryptAssertions: true'],
     ['invalid/expired.xml', 'clock skew', 'NTP'],
     ['invalid/in-response-to-missing.xml', 'started by the IdP', 'allowIdpInitiated: true'],
   ])('%s', async (file, message, advice) => {
@@ -147,6 +147,19 @@ describe('saml check: in the words of the IdP settings', () => {
     const [first] = refused(report);
     expect(first?.message).toContain(message);
     expect(first?.advice).toContain(advice);
+  });
+
+  it('says it cannot look inside an encrypted assertion of a provider that decrypts', async () => {
+    const { config, provider } = configured({ decryptAssertions: true });
+    const report = await check(fixtureText('encrypted/encrypted-signed-aes256-gcm.xml'), {
+      provider,
+      config,
+    });
+    const [first] = refused(report);
+    expect(first?.reason).toBe('assertion_undecryptable');
+    expect(first?.message).toContain('cannot decrypt');
+    expect(first?.advice).toContain('RSA-OAEP');
+    expectNoValues(report);
   });
 
   it('reports every problem of one response, not only the first', async () => {
