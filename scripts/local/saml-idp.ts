@@ -72,6 +72,11 @@ export interface StartSimpleSamlIdpOptions {
    * from `spEntityId`/`acsUrl`; an SP metadata document it cannot use fails the IdP's start.
    */
   spMetadataXml?: string;
+  /**
+   * IdP-side options per SP entity id (from `spMetadataXml`, which may be an EntitiesDescriptor of
+   * several SPs), laid over the common ones, e.g. `{ 'assertion.encryption': true }`.
+   */
+  spOptions?: Record<string, Record<string, unknown>>;
   /** `username → password and attributes`; DEFAULT_SAML_USERS when omitted. */
   users?: Record<string, SamlTestUser>;
   /** How long to wait for the metadata to answer; 15 s by default. */
@@ -165,7 +170,11 @@ function phpFile(variable: string, value: unknown): string {
  * saml20-sp-remote.php that parses the SP metadata with SimpleSAMLphp's SAMLParser at load time;
  * our IdP-side options (signing, NameID from `email`) are laid over what the metadata says.
  */
-function spRemoteFromMetadata(metadataXml: string, idpSide: Record<string, unknown>): string {
+function spRemoteFromMetadata(
+  metadataXml: string,
+  idpSide: Record<string, unknown>,
+  perSp: Record<string, Record<string, unknown>> = {},
+): string {
   const { AssertionConsumerService: _fromConfig, ...overrides } = idpSide;
   return `<?php
 // Written by scripts/local/saml-idp.ts on every start: the SP as its own metadata describes it.
@@ -175,7 +184,8 @@ foreach ($entities as $entity) {
     if ($sp === null) {
         throw new \\Exception('the SP metadata describes no SAML 2.0 SP');
     }
-    $metadata[$sp['entityid']] = array_merge($sp, ${phpLiteral(overrides)});
+    $perSp = ${phpLiteral(perSp)};
+    $metadata[$sp['entityid']] = array_merge($sp, ${phpLiteral(overrides)}, $perSp[$sp['entityid']] ?? []);
 }
 `;
 }
@@ -443,7 +453,7 @@ export async function startSimpleSamlIdp(
         path.join(dirs.metadata, 'saml20-sp-remote.php'),
         options.spMetadataXml === undefined
           ? phpFile(`$metadata[${phpLiteral(options.spEntityId)}]`, spRemote)
-          : spRemoteFromMetadata(options.spMetadataXml, spRemote),
+          : spRemoteFromMetadata(options.spMetadataXml, spRemote, options.spOptions),
       ),
     ]);
 

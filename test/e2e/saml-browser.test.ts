@@ -4,9 +4,10 @@
  * SAML function in serverless-offline, moto for DynamoDB and STS, and a loopback stand-in for
  * the AWS federation endpoint. The sessions it vends are checked with GetCallerIdentity.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,12 +19,14 @@ import { launchChromium } from '../support/browser.ts';
 import { type LocalTvm, startLocalTvm } from '../support/local-tvm.ts';
 import { freePort, type GroupProcess, groupAlive, repoRoot } from '../support/process.ts';
 import {
+  captureSamlPost,
   type SimpleSamlIdp,
   signInAtSimpleSamlIdp,
   startSimpleSamlIdp,
 } from '../support/saml-idp.ts';
 
 const SCREENSHOTS = path.join(repoRoot, '.local', 'screenshots');
+const ENCRYPTION_KEYS = path.join(repoRoot, 'test', 'fixtures', 'saml', 'keys');
 
 interface FederationStandIn {
   url: string;
@@ -75,10 +78,24 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
       { spEntityId, signAuthnRequests: false } as SamlProvider,
       spUrls(base, { id: 'corp' }),
     );
+    // A second SP, corp-enc: its metadata carries our encryption certificate, and the IdP encrypts.
+    const encSpEntityId = `${base}/v1/saml/corp-enc/metadata`;
+    const encMetadata = spMetadataXml(
+      {
+        spEntityId: encSpEntityId,
+        signAuthnRequests: false,
+        decryptAssertions: true,
+      } as SamlProvider,
+      spUrls(base, { id: 'corp-enc' }),
+      undefined,
+      readFileSync(path.join(ENCRYPTION_KEYS, 'sp-encryption.crt'), 'utf8'),
+    );
+    const body = (xml: string) => xml.replace(/^<\?xml[^>]*>\s*/, '');
     idp = await startSimpleSamlIdp({
       spEntityId,
       acsUrl: `${base}/v1/saml/corp/acs`,
-      spMetadataXml: metadata,
+      spMetadataXml: `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">\n${body(metadata)}${body(encMetadata)}</md:EntitiesDescriptor>\n`,
+      spOptions: { [encSpEntityId]: { 'assertion.encryption': true } },
     });
     federation = await startFederationStandIn();
     const idpMetadata = await idp.metadataXml();
@@ -100,6 +117,17 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
             claims: { groups: { type: 'list' }, email: { type: 'string' } },
             consoleRegion: 'eu-west-1',
           },
+          {
+            id: 'corp-enc',
+            type: 'saml',
+            entityId: idp.entityId,
+            ssoUrl: idp.ssoUrl,
+            metadataXml: idpMetadata,
+            spEntityId: encSpEntityId,
+            attributeMap: { groups: 'groups', email: 'email' },
+            claims: { groups: { type: 'list' }, email: { type: 'string' } },
+            decryptAssertions: true,
+          },
         ],
         mappings: [
           {
@@ -118,12 +146,38 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
             match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
             roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-reader',
           },
+          {
+            id: 'corp-enc-reader',
+            provider: 'corp-enc',
+            description: 'Read-only, over encrypted assertions',
+            priority: 10,
+            match: { claim: 'groups', op: 'contains', value: 'aws-readers' },
+            roleArn: 'arn:aws:iam::123456789012:role/tvm/corp-reader',
+          },
         ],
       }),
       env: { TVM_PUBLIC_BASE_URL: base, TVM_FEDERATION_URL: federation.url },
     });
     offline = tvm.offline as GroupProcess;
     moto = tvm.moto;
+    // The SP decryption key pair goes into the local SSM before any encrypted login reads it.
+    const ssm = new SSMClient({
+      endpoint: moto.endpoint,
+      region: LOCAL_REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await ssm.send(
+      new PutParameterCommand({
+        Name: '/tvm/local/saml-decryption-key',
+        Value: JSON.stringify({
+          privateKey: readFileSync(path.join(ENCRYPTION_KEYS, 'sp-encryption.key'), 'utf8'),
+          certificate: readFileSync(path.join(ENCRYPTION_KEYS, 'sp-encryption.crt'), 'utf8'),
+        }),
+        Type: 'SecureString',
+        Overwrite: true,
+      }),
+    );
+    ssm.destroy();
     ({ browser, stop: stopBrowser } = await launchChromium());
   }, 180_000);
 
@@ -225,6 +279,46 @@ describe('SAML login in a real browser against SimpleSAMLphp', () => {
       sessionToken: value('aws_session_token'),
     });
     expect(identity.Arn).toMatch(/assumed-role\/corp-reader\//);
+    expect(offline.output()).not.toContain(value('aws_secret_access_key'));
+    await page.context().close();
+  }, 90_000);
+
+  it('encrypted: SimpleSAMLphp encrypts the assertion (RSA-OAEP, AES-CBC), the TVM decrypts it', async () => {
+    // Prepare: a response captured on a side page proves the IdP really encrypted (no secret kept).
+    const probe = await newPage();
+    const capture = await captureSamlPost(probe, `${base}/v1/saml/corp-enc/acs`);
+    await probe.goto(`${base}/v1/saml/corp-enc/login?target=credentials`);
+    await signInAtSimpleSamlIdp(probe, 'bob', 'bob-pass');
+    const captured = (await capture.posted).samlResponseXml;
+    await probe.context().close();
+    expect(captured).toContain('EncryptedAssertion');
+    expect(captured).toContain('http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p');
+    expect(captured).not.toContain('rsa-1_5');
+    expect(captured).toContain('http://www.w3.org/2001/04/xmlenc#aes128-cbc');
+    expect(captured).not.toMatch(/<saml:Assertion[\s>]/);
+    const page = await newPage();
+    // Act
+    await page.goto(`${base}/v1/saml/corp-enc/login?target=credentials`);
+    await signInAtSimpleSamlIdp(page, 'bob', 'bob-pass');
+    await page.waitForSelector('h1:has-text("Your AWS credentials")', { timeout: 30_000 });
+    // Assess
+    const profile = (await page.textContent('#profile')) ?? '';
+    const value = (key: string) => new RegExp(`${key} = (\\S+)`).exec(profile)?.[1] ?? '';
+    expect(profile).toContain('[corp-enc-reader]');
+    const identity = await callerIdentity({
+      sessionId: value('aws_access_key_id'),
+      sessionKey: value('aws_secret_access_key'),
+      sessionToken: value('aws_session_token'),
+    });
+    expect(identity.Arn).toMatch(/assumed-role\/corp-reader\//);
+    const audits = offline
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('"message":"audit"'))
+      .map((line) => (JSON.parse(line) as { audit: Record<string, unknown> }).audit)
+      .filter((audit) => audit.provider === 'corp-enc');
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ outcome: 'allowed', mappingId: 'corp-enc-reader' });
     expect(offline.output()).not.toContain(value('aws_secret_access_key'));
     await page.context().close();
   }, 90_000);
