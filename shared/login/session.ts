@@ -6,7 +6,7 @@
 import type { AuditRecord } from '#shared/audit/audit.ts';
 import type { Identity } from '#shared/auth/identity.ts';
 import { principalIssuer } from '#shared/auth/principal.ts';
-import type { Provider, SamlProvider, TvmConfig } from '#shared/config/schema.ts';
+import type { Mapping, Provider, SamlProvider, TvmConfig } from '#shared/config/schema.ts';
 import {
   type AuditContext,
   auditRefusal,
@@ -112,30 +112,34 @@ function accountOf(roleArn: string): string {
   return roleArn.split(':')[4] ?? '';
 }
 
-/** The mappings the session's identity matches now (guard first); one audit record. */
-export async function listRoles(
+/** What a session request reads: the login, the config it was checked against, its matches now. */
+export interface SessionMatches {
+  login: Login<LoginSessionContext>;
+  config: TvmConfig;
+  matched: Mapping[];
+}
+
+/**
+ * The session's mappings as they match now (the roles list, the portal): load the config,
+ * authenticate the handle, run the guard, then `use` them. A refusal anywhere, `use` included,
+ * writes the one audit record (with the identity once known); `use` writes the success record.
+ */
+export async function withSessionMatches<T>(
   deps: LoginDeps,
   request: AuditContext,
   handle: string,
-): Promise<{ roles: SessionRole[]; expiresAt: Date }> {
+  use: (matches: SessionMatches) => Promise<T>,
+): Promise<T> {
   const { core } = deps;
   let login: Login<LoginSessionContext> | undefined;
   try {
     const { config } = await loadConfig(core);
     login = await authenticateSession({ store: deps.store, now: core.now }, handle, config);
-    const { identity } = login;
-    await core.guard.check(identity, config.providers, {
+    await core.guard.check(login.identity, config.providers, {
       now: core.now(),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
     });
-    const roles = matchMappings(identity, config).map((mapping) => ({
-      mapping: mapping.id,
-      roleArn: mapping.roleArn,
-      accountId: accountOf(mapping.roleArn),
-      ...(mapping.description === undefined ? {} : { description: mapping.description }),
-    }));
-    await writeAudit(core, request, 'roles_listed', identity);
-    return { roles, expiresAt: login.context.expiresAt };
+    return await use({ login, config, matched: matchMappings(login.identity, config) });
   } catch (error) {
     await auditRefusal(
       core,
@@ -145,6 +149,24 @@ export async function listRoles(
     );
     throw error;
   }
+}
+
+/** The mappings the session's identity matches now (guard first); one audit record. */
+export async function listRoles(
+  deps: LoginDeps,
+  request: AuditContext,
+  handle: string,
+): Promise<{ roles: SessionRole[]; expiresAt: Date }> {
+  return withSessionMatches(deps, request, handle, async ({ login, matched }) => {
+    const roles = matched.map((mapping) => ({
+      mapping: mapping.id,
+      roleArn: mapping.roleArn,
+      accountId: accountOf(mapping.roleArn),
+      ...(mapping.description === undefined ? {} : { description: mapping.description }),
+    }));
+    await writeAudit(deps.core, request, 'roles_listed', login.identity);
+    return { roles, expiresAt: login.context.expiresAt };
+  });
 }
 
 /** Ends the handle's session (the CLI's logout); one audit record. No guard: leaving always works. */

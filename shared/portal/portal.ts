@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Identity } from '#shared/auth/identity.ts';
 import type { Account, SamlProvider, TvmConfig } from '#shared/config/schema.ts';
-import { type AuditContext, auditRefusal, loadConfig } from '#shared/credentials/issue.ts';
+import { type AuditContext, auditRefusal } from '#shared/credentials/issue.ts';
 import type { Login } from '#shared/credentials/login.ts';
 import { AuthenticationError, ForbiddenError } from '#shared/errors.ts';
 import {
@@ -16,10 +16,10 @@ import {
   type LoginDeps,
   type LoginSessionContext,
   sessionProvider,
+  withSessionMatches,
   writeAudit,
 } from '#shared/login/session.ts';
 import { type LoginSession, type LoginStore, principalOf, sha256Hex } from '#shared/login/store.ts';
-import { matchMappings } from '#shared/mapping/decide.ts';
 import { type PortalStore, SIGN_OUT } from './store.ts';
 
 /** Page ids and action tokens: 32 random bytes, base64url. */
@@ -103,20 +103,11 @@ export async function portalView(
   handle: string,
   rawFilter: string,
 ): Promise<PortalView> {
-  const { core } = deps;
-  let login: Login<LoginSessionContext> | undefined;
-  try {
-    const { config } = await loadConfig(core);
-    login = await authenticateSession({ store: deps.store, now: core.now }, handle, config);
+  return withSessionMatches(deps, request, handle, async ({ login, config, matched }) => {
     const { identity } = login;
-    await core.guard.check(identity, config.providers, {
-      now: core.now(),
-      ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
-    });
     const filter = rawFilter.trim().slice(0, MAX_FILTER_CHARS);
     const accounts = new Map<string, PortalAccount>();
     const actions: Record<string, string> = {};
-    const matched = matchMappings(identity, config);
     for (const mapping of matched) {
       const { accountId, roleName } = roleParts(mapping.roleArn);
       const alias = accountAlias(config, accountId);
@@ -147,7 +138,7 @@ export async function portalView(
       actions,
       expiresAt: Math.floor(expiresAt.getTime() / 1000),
     });
-    await writeAudit(core, request, 'portal_viewed', identity);
+    await writeAudit(deps.core, request, 'portal_viewed', identity);
     return {
       subject: identity.subject,
       provider: identity.provider,
@@ -163,15 +154,7 @@ export async function portalView(
       page,
       signOutToken,
     };
-  } catch (error) {
-    await auditRefusal(
-      core,
-      request,
-      error,
-      login === undefined ? {} : { identity: login.identity },
-    );
-    throw error;
-  }
+  });
 }
 
 function accountAlias(config: TvmConfig, accountId: string): string | undefined {
